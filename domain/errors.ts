@@ -1,0 +1,53 @@
+/** HTTP statuses the contracts use for failures. */
+export type ErrorStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 409
+  | 413
+  | 415
+  | 429
+  | 500
+  | 503
+  | 504;
+
+/**
+ * The one typed error of Babble: domain code throws it, and each contract
+ * renders it in its own envelope in exactly one place.
+ *
+ * `code` is a business code (seed 002 uses 1 and 2) shown instead of the
+ * status where a contract has one.
+ */
+export class AppError extends Error {
+  readonly status: ErrorStatus;
+  readonly code?: number;
+  readonly data?: unknown;
+
+  constructor(
+    status: ErrorStatus,
+    message: string,
+    options: { code?: number; data?: unknown } = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = status;
+    this.code = options.code;
+    this.data = options.data;
+  }
+}
+
+/** Shorthand for a 400 with a message that names the problem. */
+export function badRequest(message: string): AppError {
+  return new AppError(400, message);
+}
+
+/** Shorthand for a 404 naming what was not found. */
+export function notFound(message: string): AppError {
+  return new AppError(404, message);
+}
+
+/** Shorthand for a 403: the caller may not touch this id. */
+export function forbidden(message: string): AppError {
+  return new AppError(403, message);
+}

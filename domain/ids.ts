@@ -1,0 +1,57 @@
+/**
+ * Ids: 24 lowercase hex characters, time-prefixed like a MongoDB ObjectId,
+ * so clients of the seed contract see the shape they know.
+ *
+ * Layout: 12 hex of milliseconds since the epoch, 4 hex of a per-process
+ * counter, 8 hex of randomness. Ids made later by this process always sort
+ * after earlier ones, so message ids list in time order.
+ */
+
+let lastMs = 0;
+let counter = 0;
+
+/** Returns a new 24-hex id that sorts after every id this process made before. */
+export function newId(now: number = Date.now()): string {
+  if (now <= lastMs) {
+    counter++;
+    if (counter > 0xffff) {
+      lastMs++;
+      counter = 0;
+    }
+  } else {
+    lastMs = now;
+    counter = 0;
+  }
+  const random = crypto.getRandomValues(new Uint32Array(1))[0];
+  return lastMs.toString(16).padStart(12, "0") +
+    counter.toString(16).padStart(4, "0") +
+    random.toString(16).padStart(8, "0");
+}
+
+/** True when `value` has the shape of an id made by `newId`. */
+export function isId(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{24}$/.test(value);
+}
+
+/** Milliseconds since the epoch encoded in an id. */
+export function idTime(id: string): number {
+  return parseInt(id.slice(0, 12), 16);
+}
+
+/** Returns `bytes` random bytes as lowercase hex (2 × bytes characters). */
+export function randomHex(bytes: number): string {
+  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** SHA-256 of a string, as lowercase hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}

@@ -1,0 +1,72 @@
+/**
+ * Opening the store and migrating its schema forward.
+ *
+ * | key                 | value                     |
+ * | ------------------- | ------------------------- |
+ * | ["meta", "schema"]  | number: the schema version |
+ */
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_KEY = ["meta", "schema"] as const;
+
+/** One forward step: brings a store at `version - 1` to `version`. */
+export interface Migration {
+  version: number;
+  run(kv: Deno.Kv): Promise<void>;
+}
+
+/** Forward steps in order; version 1 is the empty store's layout. */
+const MIGRATIONS: Migration[] = [
+  { version: 1, run: async () => {} },
+];
+
+/**
+ * Opens the KV store at `path`: a file path (its folder is created),
+ * ":memory:", or an https:// KV Connect URL.
+ */
+export async function openKv(path: string): Promise<Deno.Kv> {
+  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  }
+  return await Deno.openKv(path === ":memory:" ? ":memory:" : path);
+}
+
+/**
+ * Runs every migration above the stored version, each guarded by a
+ * versionstamp check so two instances starting together run it once.
+ * Refuses a store written by a newer Babble.
+ */
+export async function migrate(
+  kv: Deno.Kv,
+  migrations: Migration[] = MIGRATIONS,
+): Promise<number> {
+  const target = migrations.at(-1)?.version ?? 0;
+  for (;;) {
+    const current = await kv.get<number>(SCHEMA_KEY);
+    const version = current.value ?? 0;
+    if (version > target) {
+      throw new Error(
+        `store schema is version ${version}, newer than this build's ${target}: upgrade Babble`,
+      );
+    }
+    const next = migrations.find((m) => m.version === version + 1);
+    if (!next) return version;
+    await next.run(kv);
+    await kv.atomic().check(current).set(SCHEMA_KEY, next.version).commit();
+  }
+}
+
+/** Deletes keys in atomic batches well under the mutation limit. */
+export async function deleteKeys(
+  kv: Deno.Kv,
+  keys: Deno.KvKey[],
+): Promise<void> {
+  for (let i = 0; i < keys.length; i += 500) {
+    const op = kv.atomic();
+    for (const key of keys.slice(i, i + 500)) op.delete(key);
+    await op.commit();
+  }
+}

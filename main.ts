@@ -1,0 +1,153 @@
+import { parseArgs } from "node:util";
+import { type Config, loadConfig, settingsHelp } from "./domain/config.ts";
+import { migrate, openKv } from "./domain/kv.ts";
+import { createLogger, silentLogger } from "./domain/log.ts";
+import { Metrics } from "./domain/metrics.ts";
+import { RateLimiter } from "./domain/rate_limit.ts";
+import { createTranscoder } from "./domain/transcoder.ts";
+import { ensureBuiltinContent } from "./domain/content.ts";
+import { type AppDeps, createApp, type Feature } from "./routes/app.ts";
+import { toyApiFeature } from "./routes/toy_api.ts";
+import { adminFeature } from "./routes/admin.ts";
+import { systemFeature } from "./routes/system.ts";
+import { lobbyFeature } from "./routes/lobby.ts";
+import { qrLoginFeature } from "./routes/qr_login.ts";
+import { runCli } from "./routes/cli.ts";
+
+/** A started server instance. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  kv: Deno.Kv;
+  deps: AppDeps;
+  /** Stops accepting, lets in-flight requests finish, closes what it opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one Babble instance: opens (or reuses) the KV store, migrates it,
+ * seeds built-in content, and serves every feature on one port.
+ */
+export async function startServer(
+  config: Config,
+  { kv: givenKv, quiet = false }: { kv?: Deno.Kv; quiet?: boolean } = {},
+): Promise<RunningServer> {
+  const log = quiet ? silentLogger : createLogger(config.logLevel);
+  const kv = givenKv ?? await openKv(config.kv);
+  await migrate(kv);
+  await ensureBuiltinContent(kv);
+  const deps: AppDeps = {
+    kv,
+    config,
+    log,
+    metrics: new Metrics(),
+    limiter: new RateLimiter(),
+    transcoder: createTranscoder({ workers: config.transcodeWorkers }),
+  };
+  const features: Feature[] = [
+    systemFeature(deps),
+    adminFeature(deps),
+    toyApiFeature(),
+    lobbyFeature(deps),
+    qrLoginFeature(deps),
+  ];
+  const app = createApp(deps, features);
+  const server = Deno.serve(
+    {
+      port: config.port,
+      hostname: config.host,
+      onListen: () => {},
+    },
+    (req, info) => app.fetch(req, info),
+  );
+  const addr = server.addr as Deno.NetAddr;
+  const host = addr.hostname === "0.0.0.0" ? "localhost" : addr.hostname;
+  const url = `http://${host}:${addr.port}`;
+  log.info("listening", { url, kv: config.kv });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: addr.port,
+    kv,
+    deps,
+    close() {
+      closing ??= (async () => {
+        for (const feature of features) await feature.close?.();
+        await server.shutdown();
+        await deps.transcoder?.close();
+        if (!givenKv) kv.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+const HELP = `babble — the Babble server
+
+usage: babble [serve] [options]
+       babble devices mint --count N [--qr-dir DIR] [--kv PATH]
+       babble content import <folder> [--kv PATH]
+       babble backup <file.jsonl> [--kv PATH]
+       babble restore <file.jsonl> [--kv PATH]
+       babble <command> --help
+
+serve options (flag, environment variable, meaning):
+${settingsHelp()}
+`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: Object.fromEntries(
+      settingsFlags().map((flag) => [flag, { type: "string" as const }]),
+    ),
+    strict: true,
+  });
+  const config = loadConfig(
+    values as Record<string, string>,
+    Deno.env.toObject(),
+  );
+  const server = await startServer(config);
+  console.log(`Babble is serving on ${server.url}`);
+  const stop = async () => {
+    await server.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
+
+function settingsFlags(): string[] {
+  return settingsHelp().split("\n").map((line) =>
+    line.trim().split(/\s+/)[0].slice(2)
+  );
+}
+
+/** Entry point: dispatches subcommands; `serve` is the default. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (command === undefined || command.startsWith("-") || command === "serve") {
+    const serveArgs = command === "serve" ? rest : args;
+    if (serveArgs.includes("--help") || serveArgs.includes("-h")) {
+      console.log(HELP);
+      return 0;
+    }
+    await serve(serveArgs);
+    return -1;
+  }
+  return await runCli(command, rest);
+}
+
+if (import.meta.main) {
+  try {
+    const code = await main(Deno.args);
+    if (code >= 0) Deno.exit(code);
+  } catch (err) {
+    console.error(`babble: ${err instanceof Error ? err.message : err}`);
+    Deno.exit(2);
+  }
+}

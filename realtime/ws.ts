@@ -1,0 +1,124 @@
+/**
+ * WebSocket plumbing shared by every socket endpoint: upgrade with a
+ * keepalive, JSON frames with a size limit, and a bounded send queue — a
+ * peer that stops reading is closed, never buffered without end.
+ */
+
+/** Options of `upgradeSocket`. */
+export interface SocketOptions {
+  /** Seconds between keepalive pings; no pong in time closes the socket. */
+  idleTimeoutSec?: number;
+  /** Largest accepted client frame, in bytes. */
+  maxFrameBytes?: number;
+  /** Bytes queued for a slow reader before the socket is closed. */
+  maxBufferedBytes?: number;
+}
+
+/** Close code for a peer whose send queue overflowed. */
+export const CLOSE_SLOW_CONSUMER = 4008;
+/** Close code for a frame above the size limit (RFC 6455 "message too big"). */
+export const CLOSE_TOO_BIG = 1009;
+
+/** One connected socket with bounded, JSON sending. */
+export class Peer {
+  readonly socket: WebSocket;
+  readonly #maxBuffered: number;
+
+  constructor(socket: WebSocket, maxBufferedBytes: number) {
+    this.socket = socket;
+    this.#maxBuffered = maxBufferedBytes;
+  }
+
+  /** True while frames can be sent. */
+  get open(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Sends one JSON frame. Returns false (and closes the socket) when the
+   * peer's queue is past its bound, or when the socket is not open.
+   */
+  send(frame: unknown): boolean {
+    if (!this.open) return false;
+    if (this.socket.bufferedAmount > this.#maxBuffered) {
+      this.close(CLOSE_SLOW_CONSUMER, "send queue full: client is not reading");
+      return false;
+    }
+    try {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the socket once; safe to call on a closed socket. */
+  close(code = 1000, reason = ""): void {
+    if (
+      this.socket.readyState === WebSocket.CLOSING ||
+      this.socket.readyState === WebSocket.CLOSED
+    ) return;
+    try {
+      this.socket.close(code, reason.slice(0, 120));
+    } catch {
+      // already closing
+    }
+  }
+}
+
+/** Callbacks of an upgraded socket. */
+export interface SocketHandlers {
+  onOpen?(peer: Peer): void | Promise<void>;
+  /** A text frame within the size limit. */
+  onText?(peer: Peer, text: string): void | Promise<void>;
+  onClose?(peer: Peer): void;
+}
+
+/**
+ * Upgrades `req` (must be a WebSocket handshake) and wires the handlers.
+ * Frames above `maxFrameBytes` close the socket with 1009; binary frames
+ * get an error frame. Handler exceptions are caught and logged by `onError`.
+ */
+export function upgradeSocket(
+  req: Request,
+  handlers: SocketHandlers,
+  {
+    idleTimeoutSec = 30,
+    maxFrameBytes = 64 * 1024,
+    maxBufferedBytes = 1024 * 1024,
+  }: SocketOptions = {},
+  onError: (err: unknown) => void = () => {},
+): Response {
+  const { socket, response } = Deno.upgradeWebSocket(req, {
+    idleTimeout: idleTimeoutSec,
+  });
+  const peer = new Peer(socket, maxBufferedBytes);
+  const guard = (fn: () => void | Promise<void>) => {
+    try {
+      const result = fn();
+      if (result instanceof Promise) result.catch(onError);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  socket.onopen = () => guard(() => handlers.onOpen?.(peer));
+  socket.onmessage = (event) => {
+    if (typeof event.data !== "string") {
+      peer.send({ type: "error", msg: "send JSON text frames" });
+      return;
+    }
+    if (event.data.length > maxFrameBytes) {
+      peer.close(CLOSE_TOO_BIG, `frame larger than ${maxFrameBytes} bytes`);
+      return;
+    }
+    guard(() => handlers.onText?.(peer, event.data));
+  };
+  socket.onclose = () => guard(() => handlers.onClose?.(peer));
+  socket.onerror = () => {};
+  return response;
+}
+
+/** True when `req` asks to upgrade to a WebSocket. */
+export function isUpgrade(req: Request): boolean {
+  return req.headers.get("upgrade")?.toLowerCase() === "websocket";
+}

@@ -1,0 +1,223 @@
+import type { Context } from "hono";
+import { z } from "zod";
+import { AppError } from "../domain/errors.ts";
+import { type Principal, resolveSession } from "../domain/accounts.ts";
+import type { AppEnv } from "./app.ts";
+
+/**
+ * What every HTTP contract shares: reading a body in any of the three
+ * encodings, validating it with the route's zod schema, finding the caller,
+ * and the registry /openapi.json is built from.
+ */
+
+/** Who may call a route. */
+export type Auth = "none" | "user" | "toy" | "user_or_toy" | "admin";
+
+/** A described route: its schema validates requests and documents them. */
+export interface ApiRoute<S extends z.ZodType = z.ZodType> {
+  method: "GET" | "POST";
+  /** Hono path, e.g. "/get_music/:file". */
+  path: string;
+  tag: string;
+  summary: string;
+  auth: Auth;
+  body?: S;
+  query?: z.ZodType;
+  /** What a success reply carries, for the documentation. */
+  reply?: z.ZodType;
+  /** Largest accepted body in bytes (default 64 KiB). */
+  maxBody?: number;
+  /** A multipart upload with these file fields. */
+  files?: string[];
+}
+
+const registry: ApiRoute[] = [];
+
+/** Registers a route for /openapi.json and returns it, for use in handlers. */
+export function api<S extends z.ZodType>(route: ApiRoute<S>): ApiRoute<S> {
+  registry.push(route as unknown as ApiRoute);
+  return route;
+}
+
+/** Every registered route, in registration order. */
+export function registeredRoutes(): readonly ApiRoute[] {
+  return registry;
+}
+
+/** Default limit on non-upload bodies. */
+export const MAX_JSON_BODY = 64 * 1024;
+
+/** A body field: text from forms, any JSON value, or an uploaded file. */
+export type BodyValue = unknown;
+
+/**
+ * Reads a POST body as an object, whatever its encoding: JSON,
+ * application/x-www-form-urlencoded or multipart/form-data. An empty body
+ * is `{}`. Malformed JSON and non-object JSON are 400; a body above `limit`
+ * bytes is 413 (checked on Content-Length and again while reading).
+ */
+export async function readBody(
+  c: Context,
+  limit = MAX_JSON_BODY,
+): Promise<Record<string, BodyValue>> {
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > limit) throw tooLarge(limit);
+  const raw = c.req.raw;
+  if (!raw.body) return {};
+  const bytes = await readLimited(raw.body, limit);
+  if (bytes.length === 0) return {};
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  if (type.startsWith("multipart/form-data")) {
+    let form: FormData;
+    try {
+      form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
+        headers: { "content-type": c.req.header("content-type")! },
+      }).formData();
+    } catch {
+      throw new AppError(400, "body is not valid multipart/form-data");
+    }
+    return formToObject(form);
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (type.startsWith("application/x-www-form-urlencoded")) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AppError(
+      400,
+      "body is not valid JSON (send JSON, a urlencoded form or multipart/form-data)",
+    );
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new AppError(400, "body must be a JSON object");
+  }
+  return json as Record<string, BodyValue>;
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError(413, `body is larger than ${limit} bytes`);
+}
+
+async function readLimited(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      await body.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+function formToObject(form: FormData): Record<string, BodyValue> {
+  const out: Record<string, BodyValue> = {};
+  for (const [key, value] of form.entries()) out[key] = value;
+  return out;
+}
+
+/** Turns zod issues into one sentence naming each bad field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => {
+    const field = issue.path.length ? `"${issue.path.join(".")}"` : "body";
+    if (issue.code === "unrecognized_keys") {
+      return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+      return `${field} is required`;
+    }
+    return `${field}: ${issue.message}`;
+  }).join("; ");
+}
+
+/** Validates `value` with `schema`; 400 naming every bad field. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError(400, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Reads and validates the body of a described route. */
+export async function input<S extends z.ZodType>(
+  c: Context<AppEnv>,
+  route: ApiRoute<S>,
+): Promise<z.infer<S>> {
+  const body = await readBody(c, route.maxBody ?? MAX_JSON_BODY);
+  return validate((route.body ?? z.object({})) as S, body);
+}
+
+/** The token a request carries: Bearer header, `?token=`, or a body field. */
+export function tokenOf(
+  c: Context,
+  body?: Record<string, unknown>,
+): string | null {
+  const header = c.req.header("authorization");
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    return match ? match[1] : header.trim();
+  }
+  const query = c.req.query("token");
+  if (query) return query;
+  const field = body?.token;
+  return typeof field === "string" && field ? field : null;
+}
+
+/** The caller's principal; 401 when the token is missing, unknown or revoked. */
+export async function caller(
+  c: Context<AppEnv>,
+  kinds: Principal["kind"][],
+  body?: Record<string, unknown>,
+): Promise<Principal> {
+  const token = tokenOf(c, body);
+  if (!token) {
+    throw new AppError(
+      401,
+      "sign in first: send Authorization: Bearer <token>",
+    );
+  }
+  const principal = await resolveSession(c.get("deps").kv, token);
+  if (!principal) {
+    throw new AppError(401, "token is unknown, expired or logged out");
+  }
+  if (!kinds.includes(principal.kind)) {
+    throw new AppError(403, `this route is for a ${kinds.join(" or ")} token`);
+  }
+  return principal;
+}
+
+/** The client's address, for rate limits. */
+export function clientAddress(c: Context<AppEnv>): string {
+  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  return info?.remoteAddr?.hostname ?? "unknown";
+}
+
+/** A zod string field that trims and bounds length, with a clear message. */
+export function text(max: number, { min = 1 }: { min?: number } = {}) {
+  return z.string().trim().min(min, `must not be empty`).max(
+    max,
+    `must be at most ${max} characters`,
+  );
+}
+
+/** A 24-hex id field. */
+export const idField = z.string().regex(
+  /^[0-9a-f]{24}$/,
+  "must be a 24-character hex id",
+);

@@ -1,0 +1,93 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { AppError } from "../domain/errors.ts";
+import type { Config } from "../domain/config.ts";
+import type { Logger } from "../domain/log.ts";
+import type { Metrics } from "../domain/metrics.ts";
+import type { RateLimiter } from "../domain/rate_limit.ts";
+import type { Transcoder } from "../domain/transcoder.ts";
+
+/** What every sub-app may use; built once per server instance. */
+export interface AppDeps {
+  kv: Deno.Kv;
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  limiter: RateLimiter;
+  /** The ffmpeg.wasm pool; null where a server runs without audio. */
+  transcoder: Transcoder | null;
+}
+
+/** The Hono environment of every Babble sub-app. */
+export type AppEnv = {
+  Variables: { deps: AppDeps };
+};
+
+/** A piece of the server: its routes and what must stop with it. */
+export interface Feature {
+  app: Hono<AppEnv>;
+  close?: () => Promise<void> | void;
+}
+
+/** Renders an error in the smart-toy envelope: {code, msg, data}. */
+export function toyErrorBody(err: AppError): Record<string, unknown> {
+  return {
+    code: err.code ?? err.status,
+    msg: err.message,
+    data: err.data ?? {},
+  };
+}
+
+/** Maps anything thrown to an AppError; unknown errors become a logged 500. */
+export function asAppError(err: unknown, log?: Logger): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    return new AppError(err.status as AppError["status"], err.message);
+  }
+  log?.error("unhandled error", {
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
+  return new AppError(500, "internal error; it has been logged");
+}
+
+/** A new sub-app with the shared environment type. */
+export function subApp(): Hono<AppEnv> {
+  return new Hono<AppEnv>();
+}
+
+/**
+ * The server's Hono app: CORS, deps, metrics, the default error envelope,
+ * then every feature's routes. Tests build exactly what the server runs.
+ */
+export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const origins = deps.config.corsOrigins.split(",").map((s) => s.trim());
+  app.use(
+    "*",
+    cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: ["Authorization", "Content-Type", "Range"],
+      exposeHeaders: ["Content-Range", "Content-Length", "Accept-Ranges"],
+    }),
+  );
+  app.use("*", async function withDeps(c, next) {
+    c.set("deps", deps);
+    await next();
+    deps.metrics.inc("babble_http_responses_total", {
+      status: String(c.res.status).slice(0, 1) + "xx",
+    });
+  });
+  app.onError(function renderError(err, c) {
+    const e = asAppError(err, deps.log);
+    return c.json(toyErrorBody(e), e.status);
+  });
+  app.notFound(function renderNotFound(c) {
+    return c.json(
+      { code: 404, msg: `no route ${c.req.method} ${c.req.path}`, data: {} },
+      404,
+    );
+  });
+  for (const feature of features) app.route("/", feature.app);
+  return app;
+}
