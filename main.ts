@@ -13,6 +13,10 @@ import { systemFeature } from "./routes/system.ts";
 import { lobbyFeature } from "./routes/lobby.ts";
 import { qrLoginFeature } from "./routes/qr_login.ts";
 import { runCli } from "./routes/cli.ts";
+import { voiceFeature } from "./routes/voice_api.ts";
+import { MessageWriter } from "./domain/messages.ts";
+import { Hub } from "./realtime/hub.ts";
+import { toySocketsFeature } from "./realtime/toy_sockets.ts";
 
 /** A started server instance. */
 export interface RunningServer {
@@ -44,10 +48,13 @@ export async function startServer(
     limiter: new RateLimiter(),
     transcoder: createTranscoder({ workers: config.transcodeWorkers }),
   };
+  const hub = new Hub(kv, log, deps.metrics);
   const features: Feature[] = [
     systemFeature(deps),
     adminFeature(deps),
     toyApiFeature(),
+    voiceFeature(deps, new MessageWriter(kv)),
+    toySocketsFeature(deps, hub),
     lobbyFeature(deps),
     qrLoginFeature(deps),
   ];

@@ -1,0 +1,230 @@
+import { z } from "zod";
+import { AppError } from "../domain/errors.ts";
+import { type Principal, resolveSession } from "../domain/accounts.ts";
+import { getFriend } from "../domain/friends.ts";
+import { newId } from "../domain/ids.ts";
+import {
+  advanceDelivered,
+  deliveredCursor,
+  inboxHead,
+  inboxPositionOf,
+} from "../domain/messages.ts";
+import { mayActAs, openToy } from "../domain/toys.ts";
+import type { Context } from "hono";
+import {
+  type AppDeps,
+  type AppEnv,
+  type Feature,
+  subApp,
+} from "../routes/app.ts";
+import { tokenOf } from "../routes/_http.ts";
+import type { Connection, Hub } from "./hub.ts";
+import { isUpgrade, type Peer, upgradeSocket } from "./ws.ts";
+
+/**
+ * The smart-toy sockets: `/app/<user_id>` (session token) and
+ * `/toy/<toy_id>` (the toy's token from /open_toy, or its device key).
+ *
+ * Client frames are JSON with `to_user`; the server checks the sender may
+ * reach `to_user` (friends, or a parent and its own toy), sets `from_user`
+ * itself and relays the frame as an ephemeral signal. `{type: "ping"}` gets
+ * `{type: "pong"}`; `{type: "ack", seq}` moves the delivered cursor.
+ * Durable events (`type: "chat"`) come from the hub.
+ */
+
+const ID = /^[0-9a-f]{24}$/;
+
+const frameSchema = z.looseObject({
+  to_user: z.string().regex(ID, "must be a 24-character hex id"),
+  type: z.string().max(32).optional(),
+});
+
+/** Options of the socket endpoints (tests shorten the keepalive). */
+export interface ToySocketOptions {
+  idleTimeoutSec?: number;
+  maxBufferedBytes?: number;
+}
+
+/** Seconds a reachability answer is cached per socket. */
+const REACH_CACHE_MS = 5_000;
+
+async function authenticate(
+  deps: AppDeps,
+  req: Request,
+  kind: "app" | "toy",
+  id: string,
+): Promise<Principal> {
+  const url = new URL(req.url);
+  if (kind === "toy") {
+    const deviceKey = url.searchParams.get("device_key");
+    if (deviceKey) {
+      const opened = await openToy(deps.kv, deviceKey.toLowerCase());
+      if (opened.code !== 0 || opened.toy._id !== id) {
+        throw new AppError(403, "device key does not belong to this toy");
+      }
+      return { kind: "toy", id };
+    }
+  }
+  const header = req.headers.get("authorization");
+  const token = header?.replace(/^Bearer\s+/i, "") ??
+    url.searchParams.get("token");
+  if (!token) {
+    throw new AppError(401, "pass ?token= (or ?device_key= for a toy)");
+  }
+  const principal = await resolveSession(deps.kv, token);
+  if (!principal) {
+    throw new AppError(401, "token is unknown, expired or logged out");
+  }
+  const expected = kind === "app" ? "user" : "toy";
+  if (principal.kind !== expected || principal.id !== id) {
+    throw new AppError(403, `this token is not for ${kind} ${id}`);
+  }
+  return principal;
+}
+
+/** Where a new socket's replay starts: ?after=<seq>, ?last_id=<id>, else the delivered cursor. */
+async function startCursor(
+  kv: Deno.Kv,
+  principalId: string,
+  url: URL,
+): Promise<number> {
+  const after = url.searchParams.get("after");
+  if (after !== null && /^\d{1,15}$/.test(after)) return Number(after);
+  const lastId = url.searchParams.get("last_id");
+  if (lastId && ID.test(lastId)) {
+    const pos = await inboxPositionOf(kv, principalId, lastId);
+    if (pos !== null) return pos;
+  }
+  const delivered = await deliveredCursor(kv, principalId);
+  return Math.min(delivered, await inboxHead(kv, principalId));
+}
+
+/** The /app and /toy socket endpoints. */
+export function toySocketsFeature(
+  deps: AppDeps,
+  hub: Hub,
+  { idleTimeoutSec = 30, maxBufferedBytes = 1024 * 1024 }: ToySocketOptions =
+    {},
+): Feature {
+  const app = subApp();
+
+  const onError = (err: unknown) =>
+    deps.log.warn("socket handler failed", { error: String(err) });
+
+  async function handleFrame(
+    peer: Peer,
+    me: Principal,
+    reach: Map<string, number>,
+    text: string,
+  ): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      peer.send({ type: "error", msg: "frame is not JSON" });
+      return;
+    }
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+      const t = (raw as { type?: unknown }).type;
+      if (t === "ping") {
+        peer.send({ type: "pong" });
+        return;
+      }
+      if (t === "ack") {
+        const seq = Number((raw as { seq?: unknown }).seq);
+        if (Number.isSafeInteger(seq) && seq > 0) {
+          await advanceDelivered(deps.kv, me.id, seq);
+        }
+        return;
+      }
+    }
+    const parsed = frameSchema.safeParse(raw);
+    if (!parsed.success) {
+      peer.send({
+        type: "error",
+        msg: `frame needs "to_user" (a 24-character hex id): ${
+          parsed.error.issues[0]?.message
+        }`,
+      });
+      return;
+    }
+    const to = parsed.data.to_user;
+    if (!(await mayReach(deps.kv, me, to, reach))) {
+      peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
+      return;
+    }
+    const { from_user: _f, id: _i, type, ...rest } = parsed.data as Record<
+      string,
+      unknown
+    >;
+    const kind = typeof type === "string" && type !== "chat" && type !== "music"
+      ? type
+      : ("music" in rest ? "music" : "chat");
+    await hub.signal(to, {
+      ...rest,
+      type: kind,
+      id: newId(),
+      from_user: me.id,
+    });
+    deps.metrics.inc("babble_frames_relayed_total");
+  }
+
+  function socketRoute(kind: "app" | "toy") {
+    return async (c: Context<AppEnv>) => {
+      const id = c.req.param("id") ?? "";
+      if (!isUpgrade(c.req.raw)) {
+        throw new AppError(
+          400,
+          "this is a WebSocket endpoint: send an Upgrade request",
+        );
+      }
+      if (!ID.test(id)) {
+        throw new AppError(400, `"${id.slice(0, 40)}" is not an id`);
+      }
+      const me = await authenticate(deps, c.req.raw, kind, id);
+      const cursor = await startCursor(deps.kv, me.id, new URL(c.req.url));
+      const reach = new Map<string, number>();
+      let conn: Connection | null = null;
+      return upgradeSocket(
+        c.req.raw,
+        {
+          onOpen(peer) {
+            conn = { principalId: me.id, peer, cursor, since: Date.now() };
+            hub.attach(conn);
+          },
+          onText: (peer, text) => handleFrame(peer, me, reach, text),
+          onClose() {
+            if (conn) hub.detach(conn);
+          },
+        },
+        { idleTimeoutSec, maxBufferedBytes },
+        onError,
+      );
+    };
+  }
+
+  app.get("/app/:id", socketRoute("app"));
+  app.get("/toy/:id", socketRoute("toy"));
+  return { app, close: () => hub.close() };
+}
+
+/**
+ * True when `me` may send to `to`: they are friends, or `me` is the parent
+ * of toy `to`. Answers are cached per socket for a few seconds.
+ */
+async function mayReach(
+  kv: Deno.Kv,
+  me: Principal,
+  to: string,
+  cache: Map<string, number>,
+): Promise<boolean> {
+  const now = Date.now();
+  if ((cache.get(to) ?? 0) > now) return true;
+  const ok = (await getFriend(kv, me.id, to)) !== null ||
+    await mayActAs(kv, me, to);
+  if (ok) {
+    if (cache.size > 256) cache.clear();
+    cache.set(to, now + REACH_CACHE_MS);
+  }
+  return ok;
+}
