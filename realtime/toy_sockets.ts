@@ -17,7 +17,6 @@ import {
   type Feature,
   subApp,
 } from "../routes/app.ts";
-import { tokenOf } from "../routes/_http.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { isUpgrade, type Peer, upgradeSocket } from "./ws.ts";
 
