@@ -38,35 +38,42 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = quiet ? silentLogger : createLogger(config.logLevel);
   const kv = givenKv ?? await openKv(config.kv);
-  await migrate(kv);
-  await ensureBuiltinContent(kv);
   const deps: AppDeps = {
     kv,
     config,
     log,
     metrics: new Metrics(),
     limiter: new RateLimiter(),
-    transcoder: createTranscoder({ workers: config.transcodeWorkers }),
+    transcoder: null,
   };
-  const hub = new Hub(kv, log, deps.metrics);
-  const features: Feature[] = [
-    systemFeature(deps),
-    adminFeature(deps),
-    toyApiFeature(),
-    voiceFeature(deps, new MessageWriter(kv)),
-    toySocketsFeature(deps, hub),
-    lobbyFeature(deps),
-    qrLoginFeature(deps),
-  ];
-  const app = createApp(deps, features);
-  const server = Deno.serve(
-    {
-      port: config.port,
-      hostname: config.host,
-      onListen: () => {},
-    },
-    (req, info) => app.fetch(req, info),
-  );
+  const features: Feature[] = [];
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    await migrate(kv);
+    await ensureBuiltinContent(kv);
+    deps.transcoder = createTranscoder({ workers: config.transcodeWorkers });
+    const hub = new Hub(kv, log, deps.metrics);
+    features.push(
+      systemFeature(deps),
+      adminFeature(deps),
+      toyApiFeature(),
+      voiceFeature(deps, new MessageWriter(kv)),
+      toySocketsFeature(deps, hub),
+    );
+    features.push(lobbyFeature(deps));
+    features.push(qrLoginFeature(deps));
+    const app = createApp(deps, features);
+    server = Deno.serve(
+      { port: config.port, hostname: config.host, onListen: () => {} },
+      (req, info) => app.fetch(req, info),
+    );
+  } catch (err) {
+    // Close what was opened before the failure, so a failed start leaks nothing.
+    for (const feature of features) await feature.close?.();
+    await deps.transcoder?.close();
+    if (!givenKv) kv.close();
+    throw err;
+  }
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname === "0.0.0.0" ? "localhost" : addr.hostname;
   const url = `http://${host}:${addr.port}`;
