@@ -1,6 +1,6 @@
 import { AppError } from "./errors.ts";
 import { newId } from "./ids.ts";
-import { getBlobMeta, putBlob } from "./blobs.ts";
+import { deleteBlob, getBlobMeta, putBlob } from "./blobs.ts";
 
 /**
  * The content library the app shows and pushes to toys, and the toy's
@@ -106,6 +106,16 @@ export async function upsertContent(
     .set(byTitle, id)
     .commit();
   if (!res.ok) {
+    // Another writer (a second instance seeding the built-ins, say) stored
+    // this title first. The same files: done, minus our now-orphan blobs.
+    const winner = await findContentByTitle(kv, title);
+    if (winner?.digest === digest) {
+      if (winner._id !== id) {
+        await deleteBlob(kv, item.music);
+        if (item.cover) await deleteBlob(kv, item.cover);
+      }
+      return { item: winner, outcome: "unchanged" };
+    }
     throw new AppError(
       409,
       `content "${title}" was changed concurrently; retry`,

@@ -44,14 +44,22 @@ export interface NewRequest {
   remark: string;
 }
 
+async function requireToyEntry(
+  kv: Deno.Kv,
+  id: string,
+  field: string,
+): Promise<Deno.KvEntry<Toy>> {
+  const entry = await kv.get<Toy>(["toys", id]);
+  if (!entry.value) throw new AppError(404, `"${field}" ${id} is not a toy`);
+  return entry as Deno.KvEntry<Toy>;
+}
+
 async function requireToy(
   kv: Deno.Kv,
   id: string,
   field: string,
 ): Promise<Toy> {
-  const toy = (await kv.get<Toy>(["toys", id])).value;
-  if (!toy) throw new AppError(404, `"${field}" ${id} is not a toy`);
-  return toy;
+  return (await requireToyEntry(kv, id, field)).value;
 }
 
 /** Who a principal id is, for the request's nickname and avatar. */
@@ -145,20 +153,23 @@ async function answerable(
   kv: Deno.Kv,
   caller: Principal,
   reqId: string,
-): Promise<{ entry: Deno.KvEntry<FriendRequest>; toy: Toy }> {
+): Promise<{
+  entry: Deno.KvEntry<FriendRequest>;
+  toyEntry: Deno.KvEntry<Toy>;
+}> {
   const entry = await kv.get<FriendRequest>(["friend_requests", reqId]);
   if (!entry.value) {
     throw new AppError(404, `no friend request with req_id "${reqId}"`);
   }
-  const toy = await requireToy(kv, entry.value.add_user, "add_user");
-  if (caller.kind !== "user" || toy.bind_user !== caller.id) {
+  const toyEntry = await requireToyEntry(kv, entry.value.add_user, "add_user");
+  if (caller.kind !== "user" || toyEntry.value.bind_user !== caller.id) {
     throw new AppError(
       403,
       `friend request ${reqId} is for a toy that is not yours`,
     );
   }
   if (entry.value.status !== 0) throw answeredAlready(reqId);
-  return { entry: entry as Deno.KvEntry<FriendRequest>, toy };
+  return { entry: entry as Deno.KvEntry<FriendRequest>, toyEntry };
 }
 
 function answeredAlready(reqId: string): AppError {
@@ -168,14 +179,16 @@ function answeredAlready(reqId: string): AppError {
 /**
  * Accepts a pending request (owner of the requested toy only): status 1,
  * a new chat, and the friendship both ways, in one atomic op. Accepted once:
- * concurrent accepts after the first get 409.
+ * concurrent accepts after the first get 409, as does one that loses a race
+ * with the toy's unbinding.
  */
 export async function acceptRequest(
   kv: Deno.Kv,
   caller: Principal,
   { reqId, remark }: { reqId: string; remark: string },
 ): Promise<FriendRequest> {
-  const { entry, toy } = await answerable(kv, caller, reqId);
+  const { entry, toyEntry } = await answerable(kv, caller, reqId);
+  const toy = toyEntry.value;
   const request = entry.value;
   const chat = newChat(request.req_user, toy._id);
   const toRequester: FriendEntry = {
@@ -198,6 +211,8 @@ export async function acceptRequest(
   const res = await setChat(
     kv.atomic()
       .check(entry)
+      // The toy still exists (unbindToy deletes it before its friendships).
+      .check(toyEntry)
       .check({ key: friendKey(toy._id, request.req_user), versionstamp: null })
       .set(["friend_requests", reqId], accepted)
       .delete(["friend_requests_pending", request.req_user, request.add_user]),

@@ -4,7 +4,8 @@ import { type Principal, requireUser, revokeAllSessions } from "./accounts.ts";
 import { type Device, getDevice } from "./devices.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey, listFriends } from "./friends.ts";
-import { deleteChatHistory } from "./messages.ts";
+import { clearUnread, deleteChatHistory } from "./messages.ts";
+import { deleteBlob } from "./blobs.ts";
 import { deleteRequestsOf } from "./friend_requests.ts";
 import { deleteKeys } from "./kv.ts";
 
@@ -179,9 +180,9 @@ function alreadyBound(toyId: string): AppError {
 
 /**
  * Unbinds a toy (owner only): frees the device and deletes the toy, its
- * friendships both ways, its chats and their history, its friend requests
- * and its sessions. The device is freed in one atomic op first; the rest
- * is cleanup that is safe to repeat.
+ * friendships both ways, its chats with their history, voice files and
+ * unread counts, its friend requests and its sessions. The device is freed
+ * in one atomic op first; the rest is cleanup that is safe to repeat.
  */
 export async function unbindToy(
   kv: Deno.Kv,
@@ -194,7 +195,6 @@ export async function unbindToy(
   if (toy.bind_user !== userId) {
     throw new AppError(403, `toy ${toyId} is not bound to you`);
   }
-  const friends = await listFriends(kv, toyId);
   const device = await getDevice(kv, toy.device_key);
   const op = kv.atomic().check(toyEntry)
     .delete(["toys", toyId])
@@ -209,6 +209,9 @@ export async function unbindToy(
   if (!res.ok) {
     throw new AppError(409, `toy ${toyId} changed meanwhile; try again`);
   }
+  // Listed after the commit: an accept that committed before it is seen
+  // here, and one after it fails its check on the toy (acceptRequest).
+  const friends = await listFriends(kv, toyId);
   const keys: Deno.KvKey[] = [];
   for (const friend of friends) {
     keys.push(
@@ -216,7 +219,12 @@ export async function unbindToy(
       friendKey(friend.friend_id, toyId),
     );
     keys.push(["chats", friend.friend_chat]);
-    await deleteChatHistory(kv, friend.friend_chat);
+    for (const file of await deleteChatHistory(kv, friend.friend_chat)) {
+      await deleteBlob(kv, file);
+    }
+    // Unread counts both ways, so auto_login stops counting the toy.
+    await clearUnread(kv, friend.friend_id, toyId);
+    await clearUnread(kv, toyId, friend.friend_id);
   }
   await deleteKeys(kv, keys);
   await deleteRequestsOf(kv, toyId);

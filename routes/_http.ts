@@ -137,7 +137,7 @@ export function describeIssues(error: z.ZodError): string {
     if (issue.code === "unrecognized_keys") {
       return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     }
-    if (issue.code === "invalid_type" && issue.input === undefined) {
+    if (issue.path.length && "input" in issue && issue.input === undefined) {
       return `${field} is required`;
     }
     return `${field}: ${issue.message}`;
@@ -149,7 +149,9 @@ export function validate<S extends z.ZodType>(
   schema: S,
   value: unknown,
 ): z.infer<S> {
-  const parsed = schema.safeParse(value);
+  // reportInput keeps each issue's input, so describeIssues can tell a
+  // missing field from a wrong-typed one (zod 4 drops it by default).
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw new AppError(400, describeIssues(parsed.error));
   return parsed.data;
 }

@@ -12,9 +12,12 @@ const mint = api({
   summary: "Mint device keys (admin token)",
   auth: "admin",
   body: z.strictObject({
-    count: z.coerce.number().int().min(1).max(
-      1000,
-      "mint at most 1000 per request",
+    count: z.union([
+      z.number(),
+      z.string().trim().regex(/^\d+$/).transform(Number),
+    ], { error: "must be a whole number from 1 to 1000" }).pipe(
+      z.number().int("must be a whole number").min(1, "must be at least 1")
+        .max(1000, "mint at most 1000 per request"),
     ),
   }),
 });

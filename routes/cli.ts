@@ -82,7 +82,14 @@ async function devices(args: string[]): Promise<number> {
     console.log(HELP.devices);
     return values.help ? 0 : 2;
   }
-  const count = Number(values.count ?? "1");
+  const countText = values.count ?? "1";
+  const count = /^\d{1,5}$/.test(countText) ? Number(countText) : NaN;
+  if (!(count >= 1 && count <= 10_000)) {
+    console.error(
+      `babble: --count must be a whole number from 1 to 10000, got "${countText}"`,
+    );
+    return 2;
+  }
   const keys = await withKv(kvOption(values), (kv) => mintDevices(kv, count));
   if (values["qr-dir"]) {
     await Deno.mkdir(values["qr-dir"], { recursive: true });

@@ -1,13 +1,36 @@
 import { z } from "zod";
 import { type AppDeps, type Feature, subApp } from "./app.ts";
-import { type ApiRoute, registeredRoutes } from "./_http.ts";
+import { api, type ApiRoute, registeredRoutes } from "./_http.ts";
+
+const TAG = "system";
+const health = api({
+  method: "GET",
+  path: "/healthz",
+  tag: TAG,
+  summary: "Liveness and store reachability (503 when the store fails)",
+  auth: "none",
+});
+const metrics = api({
+  method: "GET",
+  path: "/metrics",
+  tag: TAG,
+  summary: "Prometheus text metrics",
+  auth: "none",
+});
+const openapi = api({
+  method: "GET",
+  path: "/openapi.json",
+  tag: TAG,
+  summary: "This document",
+  auth: "none",
+});
 
 /** Operating routes: /healthz, /metrics, /openapi.json. */
 export function systemFeature(deps: AppDeps): Feature {
   const app = subApp();
   const started = Date.now();
 
-  app.get("/healthz", async (c) => {
+  app.get(health.path, async (c) => {
     let kvOk = true;
     try {
       await deps.kv.get(["meta", "schema"]);
@@ -24,7 +47,7 @@ export function systemFeature(deps: AppDeps): Feature {
     );
   });
 
-  app.get("/metrics", (c) => {
+  app.get(metrics.path, (c) => {
     const pool = deps.transcoder?.stats();
     if (pool) {
       deps.metrics.gauge(
@@ -45,7 +68,10 @@ export function systemFeature(deps: AppDeps): Feature {
     });
   });
 
-  app.get("/openapi.json", (c) => c.json(openApiDocument(registeredRoutes())));
+  app.get(
+    openapi.path,
+    (c) => c.json(openApiDocument(registeredRoutes())),
+  );
 
   return { app };
 }

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { registeredRoutes } from "../../routes/_http.ts";
+import { openApiDocument } from "../../routes/system.ts";
+import { startTestServer } from "../_server.ts";
+import { send } from "../_toy_fixtures.ts";
+
+/** Operating routes: /healthz, /metrics and /openapi.json. */
+
+/** The smart-toy routes CONTRACTS.md lists for the foundation. */
+const TOY_ROUTES: [string, string][] = [
+  ["post", "/reg"],
+  ["post", "/login"],
+  ["post", "/auto_login"],
+  ["post", "/logout"],
+  ["post", "/content_list"],
+  ["get", "/get_music/{file}"],
+  ["get", "/get_cover/{file}"],
+  ["get", "/get_image/{file}"],
+  ["get", "/get_qr/{file}"],
+  ["post", "/scan_qr"],
+  ["post", "/bind_toy"],
+  ["post", "/unbind_toy"],
+  ["post", "/toy_list"],
+  ["post", "/open_toy"],
+  ["post", "/friend_list"],
+  ["post", "/add_req"],
+  ["post", "/req_list"],
+  ["post", "/acc_req"],
+  ["post", "/ref_req"],
+  ["post", "/admin/devices"],
+  ["get", "/healthz"],
+  ["get", "/metrics"],
+  ["get", "/openapi.json"],
+];
+
+Deno.test("/healthz: 200 ok with the store reachable", async () => {
+  await using server = await startTestServer();
+  const res = await fetch(`${server.url}/healthz`);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.deepEqual(Object.keys(body).sort(), ["kv", "status", "uptime_s"]);
+  assert.equal(body.status, "ok");
+  assert.equal(body.kv, "ok");
+});
+
+Deno.test("/openapi.json describes every route, in every encoding", async () => {
+  await using server = await startTestServer();
+  const res = await fetch(`${server.url}/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = await res.json();
+  assert.equal(doc.openapi, "3.1.0");
+  for (const [method, path] of TOY_ROUTES) {
+    assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path}`);
+  }
+  for (const route of registeredRoutes()) {
+    const path = route.path.replace(/:([A-Za-z_]+)/g, "{$1}");
+    assert.ok(doc.paths[path]?.[route.method.toLowerCase()], route.path);
+  }
+  const bind = doc.paths["/bind_toy"].post;
+  assert.deepEqual(Object.keys(bind.requestBody.content).sort(), [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+  ]);
+  const schema = bind.requestBody.content["application/json"].schema;
+  assert.deepEqual(
+    [...schema.required].sort(),
+    ["baby_name", "device_key", "remark", "toy_name", "user_id"],
+  );
+  assert.equal(schema.additionalProperties, false);
+  assert.deepEqual(bind.security, [{ bearer: [] }]);
+  assert.deepEqual(doc.paths["/reg"].post.security, []);
+  assert.deepEqual(doc.paths["/get_music/{file}"].get.parameters, [
+    { name: "file", in: "path", required: true, schema: { type: "string" } },
+  ]);
+});
+
+Deno.test("the OpenAPI document comes from the schemas that validate", () => {
+  const doc = openApiDocument(registeredRoutes()) as {
+    paths: Record<string, Record<string, { requestBody?: unknown }>>;
+  };
+  const body = doc.paths["/scan_qr"].post.requestBody as {
+    content: Record<string, { schema: { properties: object } }>;
+  };
+  assert.deepEqual(
+    Object.keys(body.content["application/json"].schema.properties).sort(),
+    ["device_key", "token"],
+  );
+});
+
+Deno.test("/metrics counts responses by status class", async () => {
+  await using server = await startTestServer();
+  await (await fetch(`${server.url}/healthz`)).body?.cancel();
+  await send(server, "/toy_list", {});
+  const res = await fetch(`${server.url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+  const text = await res.text();
+  assert.match(text, /babble_http_responses_total\{status="2xx"\} \d+/);
+  assert.match(text, /babble_http_responses_total\{status="4xx"\} 1/);
+  assert.match(text, /# TYPE babble_uptime_seconds gauge/);
+});
+
+Deno.test("CORS preflight allows the configured origins", async () => {
+  await using server = await startTestServer({
+    corsOrigins: "https://app.example",
+  });
+  const ok = await fetch(`${server.url}/login`, {
+    method: "OPTIONS",
+    headers: {
+      origin: "https://app.example",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "authorization, content-type",
+    },
+  });
+  await ok.body?.cancel();
+  assert.equal(
+    ok.headers.get("access-control-allow-origin"),
+    "https://app.example",
+  );
+  const other = await fetch(`${server.url}/healthz`, {
+    headers: { origin: "https://evil.example" },
+  });
+  await other.body?.cancel();
+  assert.notEqual(
+    other.headers.get("access-control-allow-origin"),
+    "https://evil.example",
+  );
+});
