@@ -28,7 +28,11 @@ for (const [name, run] of sections) {
   } catch (err) {
     report[name] = { error: err instanceof Error ? err.message : String(err) };
   }
-  console.error(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.error(
+    `bench: ${name} done in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
+  );
 }
 const out = new URL("./report.json", import.meta.url);
 await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
