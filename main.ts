@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, settingsHelp } from "./domain/config.ts";
 import { migrate, openKv } from "./domain/kv.ts";
+import { startCaches, stopCaches } from "./domain/cache.ts";
 import { createLogger, silentLogger } from "./domain/log.ts";
 import { Metrics } from "./domain/metrics.ts";
 import { RateLimiter } from "./domain/rate_limit.ts";
@@ -51,6 +52,7 @@ export async function startServer(
   try {
     await migrate(kv);
     await ensureBuiltinContent(kv);
+    startCaches(kv);
     deps.transcoder = createTranscoder({ workers: config.transcodeWorkers });
     const hub = new Hub(kv, log, deps.metrics);
     features.push(
@@ -71,6 +73,7 @@ export async function startServer(
     // Close what was opened before the failure, so a failed start leaks nothing.
     for (const feature of features) await feature.close?.();
     await deps.transcoder?.close();
+    await stopCaches(kv);
     if (!givenKv) kv.close();
     throw err;
   }
@@ -89,6 +92,7 @@ export async function startServer(
         for (const feature of features) await feature.close?.();
         await server.shutdown();
         await deps.transcoder?.close();
+        await stopCaches(kv);
         if (!givenKv) kv.close();
       })();
       return closing;

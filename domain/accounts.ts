@@ -1,6 +1,7 @@
 import { AppError } from "./errors.ts";
 import { newId, randomHex, sha256Hex } from "./ids.ts";
 import { deleteKeys } from "./kv.ts";
+import { cached, touch } from "./cache.ts";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./passwords.ts";
 
 /**
@@ -148,8 +149,14 @@ export async function resolveSession(
   token: string,
 ): Promise<Principal | null> {
   if (!/^[0-9a-f]{64}$/.test(token)) return null;
-  const session = (await kv.get<Session>(["sessions", await sha256Hex(token)]))
-    .value;
+  const hash = await sha256Hex(token);
+  const session = await cached(
+    kv,
+    "sessions",
+    hash,
+    async () => (await kv.get<Session>(["sessions", hash])).value,
+    { ttlMs: 30_000 },
+  );
   if (!session || session.expiresAt <= Date.now()) return null;
   return session.principal;
 }
@@ -163,6 +170,7 @@ export async function revokeSession(kv: Deno.Kv, token: string): Promise<void> {
     op.delete(["sessions_by_principal", session.principal.id, hash]);
   }
   await op.commit();
+  await touch(kv, "sessions");
 }
 
 /** Revokes every session of a principal (a toy that was unbound, say). */
@@ -177,4 +185,5 @@ export async function revokeAllSessions(
     keys.push(entry.key, ["sessions", entry.key[2] as string]);
   }
   await deleteKeys(kv, keys);
+  await touch(kv, "sessions");
 }

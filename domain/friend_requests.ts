@@ -4,6 +4,7 @@ import { getUser, type Principal } from "./accounts.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey } from "./friends.ts";
 import { deleteKeys } from "./kv.ts";
+import { touch } from "./cache.ts";
 import type { Toy } from "./toys.ts";
 
 /**
@@ -222,6 +223,7 @@ export async function acceptRequest(
     .set(friendKey(request.req_user, toy._id), toToy)
     .commit();
   if (!res.ok) throw answeredAlready(reqId);
+  await touch(kv, "friends");
   return accepted;
 }
 

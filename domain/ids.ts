@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Ids: 24 lowercase hex characters, time-prefixed like a MongoDB ObjectId,
  * so clients of the seed contract see the shape they know.
@@ -44,14 +46,7 @@ export function randomHex(bytes: number): string {
   return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** SHA-256 of a string, as lowercase hex. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
+/** SHA-256 of a string, as lowercase hex (node:crypto: no WebCrypto round trip). */
+export function sha256Hex(text: string): Promise<string> {
+  return Promise.resolve(createHash("sha256").update(text).digest("hex"));
 }

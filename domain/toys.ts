@@ -8,6 +8,7 @@ import { clearUnread, deleteChatHistory } from "./messages.ts";
 import { deleteBlob } from "./blobs.ts";
 import { deleteRequestsOf } from "./friend_requests.ts";
 import { deleteKeys } from "./kv.ts";
+import { touch } from "./cache.ts";
 
 /**
  * Toys: created when a parent binds a device, deleted when unbound.
@@ -168,6 +169,7 @@ export async function bindToy(kv: Deno.Kv, input: BindInput): Promise<Toy> {
     const now = await getDevice(kv, input.deviceKey);
     throw alreadyBound(now?.value.toy_id ?? "");
   }
+  await touch(kv, "friends");
   return toy;
 }
 
@@ -229,6 +231,7 @@ export async function unbindToy(
   await deleteKeys(kv, keys);
   await deleteRequestsOf(kv, toyId);
   await revokeAllSessions(kv, toyId);
+  await touch(kv, "friends");
 }
 
 /** The caller's toys with their friend lists, oldest first. */

@@ -18,7 +18,7 @@ import {
 } from "../domain/blobs.ts";
 import { listContent, PROMPTS } from "../domain/content.ts";
 import { checkDeviceKey, DEVICE_KEY, getDevice } from "../domain/devices.ts";
-import { listFriends } from "../domain/friends.ts";
+import { friendsJson, listFriends } from "../domain/friends.ts";
 import {
   acceptRequest,
   addRequest,
@@ -392,7 +392,10 @@ export function toyApiFeature(): Feature {
     const b = await input(c, routes.friendList);
     const me = await caller(c, ["user", "toy"], b);
     await assertActsAs(kv, me, b._id);
-    return ok(c, "Friends Inquiry", await listFriends(kv, b._id));
+    const list = await friendsJson(kv, b._id);
+    return c.body(`{"code":0,"msg":"Friends Inquiry","data":${list}}`, 200, {
+      "content-type": "application/json",
+    });
   });
 
   app.post(routes.addReq.path, async (c) => {
