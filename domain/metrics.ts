@@ -8,8 +8,17 @@ export class Metrics {
 
   /** Adds `by` to a counter. */
   inc(name: string, labels: Record<string, string> = {}, by = 1): void {
-    const key = seriesKey(name, labels);
+    this.incSeries(seriesKey(name, labels), by);
+  }
+
+  /** Adds `by` to a series named by `series(name, labels)` (hot paths). */
+  incSeries(key: string, by = 1): void {
     this.#counters.set(key, (this.#counters.get(key) ?? 0) + by);
+  }
+
+  /** The series key of a name and labels, to precompute for `incSeries`. */
+  series(name: string, labels: Record<string, string> = {}): string {
+    return seriesKey(name, labels);
   }
 
   /** Registers a gauge read at scrape time. */

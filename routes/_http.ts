@@ -64,21 +64,28 @@ export async function readBody(
   if (declared > limit) throw tooLarge(limit);
   const raw = c.req.raw;
   if (!raw.body) return {};
-  const bytes = await readLimited(raw.body, limit);
-  if (bytes.length === 0) return {};
+  // With a Content-Length the runtime stops the body at that length, so the
+  // fast built-in readers are bounded; without one, read chunk by chunk.
+  const known = c.req.header("content-length") !== undefined;
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (type.startsWith("multipart/form-data")) {
+    const source = known
+      ? raw
+      : new Response(await readLimited(raw.body, limit), {
+        headers: raw.headers,
+      });
     let form: FormData;
     try {
-      form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
-        headers: { "content-type": c.req.header("content-type")! },
-      }).formData();
+      form = await source.formData();
     } catch {
       throw new AppError(400, "body is not valid multipart/form-data");
     }
     return formToObject(form);
   }
-  const text = new TextDecoder().decode(bytes);
+  const text = known
+    ? await raw.text()
+    : new TextDecoder().decode(await readLimited(raw.body, limit));
+  if (text.length === 0) return {};
   if (type.startsWith("application/x-www-form-urlencoded")) {
     return Object.fromEntries(new URLSearchParams(text));
   }

@@ -62,21 +62,28 @@ export function subApp(): Hono<AppEnv> {
  */
 export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const origins = deps.config.corsOrigins.split(",").map((s) => s.trim());
-  app.use(
-    "*",
-    cors({
-      origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "Range"],
-      exposeHeaders: ["Content-Range", "Content-Length", "Accept-Ranges"],
-    }),
+  const corsHandler = cors({
+    origin: deps.config.corsOrigins.split(",").map((s) =>
+        s.trim()
+      ).includes("*")
+      ? "*"
+      : deps.config.corsOrigins.split(",").map((s) => s.trim()),
+    allowHeaders: ["Authorization", "Content-Type", "Range"],
+    exposeHeaders: ["Content-Range", "Content-Length", "Accept-Ranges"],
+  });
+  // Only browsers send Origin; apps, toys and servers skip the CORS work.
+  app.use("*", function corsForBrowsers(c, next) {
+    return c.req.raw.headers.has("origin") ? corsHandler(c, next) : next();
+  });
+  const responseSeries = ["1xx", "2xx", "3xx", "4xx", "5xx"].map((status) =>
+    deps.metrics.series("babble_http_responses_total", { status })
   );
   app.use("*", async function withDeps(c, next) {
     c.set("deps", deps);
     await next();
-    deps.metrics.inc("babble_http_responses_total", {
-      status: String(c.res.status).slice(0, 1) + "xx",
-    });
+    deps.metrics.incSeries(
+      responseSeries[Math.floor(c.res.status / 100) - 1] ?? "",
+    );
   });
   app.onError(function renderError(err, c) {
     const e = asAppError(err, deps.log);

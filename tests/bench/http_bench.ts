@@ -124,6 +124,45 @@ async function loadFromChild(spec: LoadSpec): Promise<LoadResult> {
   return JSON.parse(text);
 }
 
+/**
+ * The same load from wrk (Debian's `wrk`), when installed: a far lighter
+ * client than fetch, so it shows the server's own ceiling. Null without wrk.
+ */
+async function loadFromWrk(
+  spec: LoadSpec,
+): Promise<{ rps: number } | null> {
+  const script = await Deno.makeTempFile({ suffix: ".lua" });
+  try {
+    const lines = [
+      `wrk.method = "${spec.body ? "POST" : "GET"}"`,
+      ...(spec.body ? [`wrk.body = ${JSON.stringify(spec.body)}`] : []),
+      ...Object.entries(spec.headers ?? {}).map(([k, v]) =>
+        `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`
+      ),
+    ];
+    await Deno.writeTextFile(script, lines.join("\n") + "\n");
+    const out = await new Deno.Command("wrk", {
+      args: [
+        "-t1",
+        `-c${spec.connections}`,
+        `-d${spec.seconds}s`,
+        "-s",
+        script,
+        spec.url,
+      ],
+      stdin: "null",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const match = /Requests\/sec:\s+([\d.]+)/.exec(text);
+    return match ? { rps: Math.round(Number(match[1])) } : null;
+  } catch {
+    return null;
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
 /** Options of `benchFriendList`. */
 export interface HttpBenchOptions {
   seconds?: number;
@@ -206,6 +245,16 @@ export async function benchFriendList(
         await loadFromChild({ ...spec, url: `${babble.url}/friend_list` }),
       );
     }
+    const helloWrk = await loadFromWrk({
+      ...spec,
+      url: helloUrl,
+      body: "",
+      headers: {},
+    });
+    const babbleWrk = await loadFromWrk({
+      ...spec,
+      url: `${babble.url}/friend_list`,
+    });
     const best = (runs: LoadResult[]) =>
       runs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const friendList = best(babbleRuns);
@@ -226,6 +275,14 @@ export async function benchFriendList(
       friend_list_rounds_rps: babbleRuns.map((r) => r.rps),
       hello_rounds_rps: helloRuns.map((r) => r.rps),
       cores: navigator.hardwareConcurrency,
+      wrk: helloWrk && babbleWrk
+        ? {
+          note: "same requests from wrk: the server's own ceiling",
+          friend_list_rps: babbleWrk.rps,
+          hello_rps: helloWrk.rps,
+          ratio: round(babbleWrk.rps / helloWrk.rps),
+        }
+        : "wrk not installed (apt-get install wrk) — skipped",
     };
   } finally {
     await babble.close();
