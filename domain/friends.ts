@@ -1,5 +1,3 @@
-import { cached } from "./cache.ts";
-
 /**
  * Friend lists: each principal (app user or toy) has entries for the
  * principals it may talk to.
@@ -25,19 +23,6 @@ export interface FriendEntry {
 /** The key of `owner`'s entry for `friend`. */
 export function friendKey(owner: string, friend: string): Deno.KvKey {
   return ["friends", owner, friend];
-}
-
-/**
- * Every friend of `owner` as the JSON text of a list, cached per process
- * (writers of this collection call `touch(kv, "friends")`).
- */
-export function friendsJson(kv: Deno.Kv, owner: string): Promise<string> {
-  return cached(
-    kv,
-    "friends",
-    owner,
-    async () => JSON.stringify(await listFriends(kv, owner)),
-  );
 }
 
 /** Every friend of `owner`. */

@@ -18,7 +18,8 @@ import {
 } from "../domain/blobs.ts";
 import { listContent, PROMPTS } from "../domain/content.ts";
 import { checkDeviceKey, DEVICE_KEY, getDevice } from "../domain/devices.ts";
-import { friendsJson, listFriends } from "../domain/friends.ts";
+import { listFriends } from "../domain/friends.ts";
+import { cached } from "../domain/cache.ts";
 import {
   acceptRequest,
   addRequest,
@@ -392,10 +393,20 @@ export function toyApiFeature(): Feature {
     const b = await input(c, routes.friendList);
     const me = await caller(c, ["user", "toy"], b);
     await assertActsAs(kv, me, b._id);
-    const list = await friendsJson(kv, b._id);
-    return c.body(`{"code":0,"msg":"Friends Inquiry","data":${list}}`, 200, {
-      "content-type": "application/json",
-    });
+    // The whole reply is cached as bytes: friend lists are read far more
+    // often than they change, and every change clears the cache.
+    const reply = await cached(
+      kv,
+      "friends",
+      `reply:${b._id}`,
+      async () =>
+        new TextEncoder().encode(
+          `{"code":0,"msg":"Friends Inquiry","data":${
+            JSON.stringify(await listFriends(kv, b._id))
+          }}`,
+        ),
+    );
+    return c.body(reply, 200, { "content-type": "application/json" });
   });
 
   app.post(routes.addReq.path, async (c) => {
