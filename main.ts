@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, settingsHelp } from "./domain/config.ts";
-import { migrate, openKv } from "./domain/kv.ts";
+import { closeKv, migrate, openKv } from "./domain/kv.ts";
 import { startCaches, stopCaches } from "./domain/cache.ts";
 import { createLogger, silentLogger } from "./domain/log.ts";
 import { Metrics } from "./domain/metrics.ts";
@@ -74,7 +74,7 @@ export async function startServer(
     for (const feature of features) await feature.close?.();
     await deps.transcoder?.close();
     await stopCaches(kv);
-    if (!givenKv) kv.close();
+    if (!givenKv) closeKv(kv);
     throw err;
   }
   const addr = server.addr as Deno.NetAddr;
@@ -93,7 +93,7 @@ export async function startServer(
         await server.shutdown();
         await deps.transcoder?.close();
         await stopCaches(kv);
-        if (!givenKv) kv.close();
+        if (!givenKv) closeKv(kv);
       })();
       return closing;
     },

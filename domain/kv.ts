@@ -22,16 +22,43 @@ const MIGRATIONS: Migration[] = [
   { version: 1, run: async () => {} },
 ];
 
+const shared = new Map<string, { kv: Deno.Kv; refs: number }>();
+
 /**
  * Opens the KV store at `path`: a file path (its folder is created),
- * ":memory:", or an https:// KV Connect URL.
+ * ":memory:", or an https:// KV Connect URL. Within one process a file is
+ * opened once and the handle shared (two SQLite handles on one file fail
+ * each other's writes with "database is locked"); release it with `closeKv`.
  */
 export async function openKv(path: string): Promise<Deno.Kv> {
-  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  if (path === ":memory:" || /^https?:\/\//.test(path)) {
+    return await Deno.openKv(path);
   }
-  return await Deno.openKv(path === ":memory:" ? ":memory:" : path);
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  const file = await Deno.realPath(path.slice(0, Math.max(slash, 0)) || ".") +
+    "/" + path.slice(slash + 1);
+  const open = shared.get(file);
+  if (open) {
+    open.refs++;
+    return open.kv;
+  }
+  const kv = await Deno.openKv(file);
+  shared.set(file, { kv, refs: 1 });
+  return kv;
+}
+
+/** Releases a handle from `openKv`; the last release closes it. */
+export function closeKv(kv: Deno.Kv): void {
+  for (const [file, open] of shared) {
+    if (open.kv !== kv) continue;
+    if (--open.refs === 0) {
+      shared.delete(file);
+      kv.close();
+    }
+    return;
+  }
+  kv.close();
 }
 
 /**

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import QRCode from "qrcode";
 import { loadConfig } from "../domain/config.ts";
-import { migrate, openKv } from "../domain/kv.ts";
+import { closeKv, migrate, openKv } from "../domain/kv.ts";
 import { mintDevices } from "../domain/devices.ts";
 import { upsertContent } from "../domain/content.ts";
 import { createTranscoder, sniffAudioFormat } from "../domain/transcoder.ts";
@@ -46,7 +46,7 @@ async function withKv<T>(
     await migrate(kv);
     return await fn(kv);
   } finally {
-    kv.close();
+    closeKv(kv);
   }
 }
 
