@@ -120,7 +120,8 @@ function stringField(name: string, max: number, min = 0) {
   );
 }
 
-const registrationSchema = z.object({
+/** Validates a lobby registration body (also documents it in /openapi.json). */
+export const registrationSchema = z.object({
   username: z.string().regex(USERNAME_PATTERN),
   password: stringField("password", MAX_PASSWORD_CHARS, 1),
   avatar: z.preprocess(
@@ -129,12 +130,14 @@ const registrationSchema = z.object({
   ),
 }, { error: "the message must be a JSON object" });
 
-const loginSchema = z.object({
+/** Validates a lobby login body (also documents it in /openapi.json). */
+export const loginSchema = z.object({
   username: stringField("username", 64),
   password: stringField("password", MAX_PASSWORD_CHARS),
 }, { error: "the message must be a JSON object" });
 
-const chatSchema = z.object({
+/** Validates a lobby chat body (also documents it in /openapi.json). */
+export const chatSchema = z.object({
   message: stringField("message", MAX_MESSAGE_CHARS),
 }, { error: "the message must be a JSON object" });
 

@@ -4,11 +4,14 @@ import {
   authenticateLobbyUser,
   AVATAR_RULE_MESSAGE,
   avatarUrl,
+  chatSchema,
   issueLobbyToken,
+  loginSchema,
   parseChat,
   parseLogin,
   parseRegistration,
   registerLobbyUser,
+  registrationSchema,
   takeChatLine,
   takeLoginAttempt,
   takeRegistration,
@@ -23,7 +26,7 @@ import {
 } from "../realtime/lobby_hub.ts";
 import { serveLobbyTcp } from "../realtime/lobby_tcp.ts";
 import { isUpgrade, upgradeSocket } from "../realtime/ws.ts";
-import { clientAddress, readBody, tokenOf } from "./_http.ts";
+import { api, clientAddress, readBody, tokenOf } from "./_http.ts";
 import {
   type AppDeps,
   type AppEnv,
@@ -48,6 +51,47 @@ export interface LobbyOptions {
 
 const DEFAULT_AVATAR_PATH =
   `${import.meta.dirname}/../static/avatar/default_avatar.png`;
+
+const TAG = "lobby";
+api({
+  method: "POST",
+  path: "/api/register",
+  tag: TAG,
+  summary: "Register a lobby user (seed 003)",
+  auth: "none",
+  body: registrationSchema,
+});
+api({
+  method: "POST",
+  path: "/api/login",
+  tag: TAG,
+  summary: "Log in; 409 while the user holds a live socket",
+  auth: "none",
+  body: loginSchema,
+});
+api({
+  method: "POST",
+  path: "/api/chat",
+  tag: TAG,
+  summary: "Broadcast a chat line (Authorization: <token>)",
+  auth: "user",
+  body: chatSchema,
+});
+api({
+  method: "GET",
+  path: "/avatar/:username/:filename",
+  tag: TAG,
+  summary: "A user's avatar (the default avatar when there is none)",
+  auth: "none",
+});
+api({
+  method: "GET",
+  path: "/api/socket",
+  tag: TAG,
+  summary:
+    "WebSocket of the lobby socket API (register, login, chat, heartbeat)",
+  auth: "none",
+});
 
 /** The lobby: HTTP routes, WebSocket, optional TCP; `close` stops all of it. */
 export function lobbyFeature(
