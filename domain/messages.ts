@@ -160,11 +160,23 @@ async function commitBatch(
       return message;
     });
     for (const [recipient, seq] of next) op.set(["delivery", recipient], seq);
-    const res = await op.commit();
+    const res = await op.commit().catch((err) => {
+      if (isStoreLocked(err)) return { ok: false as const };
+      throw err;
+    });
     if (res.ok) return messages;
     await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
   }
   throw new AppError(503, "message store is busy; retry");
+}
+
+/**
+ * True for SQLite's "database is locked": another handle on the same KV
+ * file (a second instance) held the write lock. Worth a retry, like a
+ * failed check.
+ */
+function isStoreLocked(err: unknown): boolean {
+  return err instanceof Error && /database is locked/i.test(err.message);
 }
 
 /** The last inbox position of a recipient (0 when it has none). */
@@ -225,7 +237,10 @@ export async function advanceDelivered(
     const res = await kv.atomic().check(entry).set(
       ["delivered", recipient],
       seq,
-    ).commit();
+    ).commit().catch((err) => {
+      if (isStoreLocked(err)) return { ok: false as const };
+      throw err;
+    });
     if (res.ok) return;
   }
 }

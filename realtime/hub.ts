@@ -116,11 +116,10 @@ export class Hub {
     this.#deliver(conn.principalId);
   }
 
-  /** Unregisters a socket; the last one of a principal stops its watch. */
+  /** Unregisters a socket (idempotent); the last one of a principal stops its watch. */
   detach(conn: Connection): void {
     const w = this.#watched.get(conn.principalId);
-    if (!w) return;
-    w.conns.delete(conn);
+    if (!w || !w.conns.delete(conn)) return;
     if (w.conns.size === 0) {
       w.stop();
       this.#watched.delete(conn.principalId);
@@ -134,7 +133,7 @@ export class Hub {
   async signal(to: string, frame: Record<string, unknown>): Promise<void> {
     const w = this.#watched.get(to);
     if (w && w.conns.size) {
-      for (const conn of w.conns) conn.peer.send(frame);
+      for (const conn of [...w.conns]) this.#send(conn, frame);
       this.#metrics.inc("babble_signals_total", { path: "local" });
       return;
     }
@@ -168,10 +167,11 @@ export class Hub {
           lastDelivery = delivery.versionstamp;
           this.#deliver(principalId);
         }
+        // The first value too: a signal sent while the watch was starting
+        // is in it. Older ones are filtered out by time in #readSignals.
         if (signal.versionstamp !== lastSignal) {
-          const first = lastSignal === null;
           lastSignal = signal.versionstamp;
-          if (!first && signal.versionstamp !== null) {
+          if (signal.versionstamp !== null) {
             await this.#readSignals(principalId, w);
           }
         }
@@ -197,8 +197,8 @@ export class Hub {
       const s = e.value;
       if (w.seenSignals.has(s.id) || s.at < now - SIGNAL_TTL_MS) continue;
       w.seenSignals.set(s.id, s.at);
-      for (const conn of w.conns) {
-        if (s.at >= conn.since - 1000) conn.peer.send(s.frame);
+      for (const conn of [...w.conns]) {
+        if (s.at >= conn.since - 1000) this.#send(conn, s.frame);
       }
     }
   }
@@ -226,7 +226,7 @@ export class Hub {
             );
             if (!batch.length) break;
             for (const m of batch) {
-              if (!conn.peer.send(chatEvent(m))) break;
+              if (!this.#send(conn, chatEvent(m))) break;
               conn.cursor = m.seq;
             }
             if (!conn.peer.open) break;
@@ -249,6 +249,17 @@ export class Hub {
           w.delivering = false;
         }),
     );
+  }
+
+  /**
+   * Sends one frame to a socket. A socket the peer closed (its send queue
+   * overflowed) leaves the registry at once: a client that never reads
+   * never answers the close frame, so its `close` event may never come.
+   */
+  #send(conn: Connection, frame: Record<string, unknown>): boolean {
+    if (conn.peer.send(frame)) return true;
+    if (!conn.peer.open) this.detach(conn);
+    return false;
   }
 
   #track(p: Promise<unknown>): void {

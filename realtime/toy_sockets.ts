@@ -81,14 +81,20 @@ async function authenticate(
   return principal;
 }
 
-/** Where a new socket's replay starts: ?after=<seq>, ?last_id=<id>, else the delivered cursor. */
+/**
+ * Where a new socket's replay starts: ?after=<seq>, ?last_id=<id>, else the
+ * delivered cursor; never past the inbox head, so a client holding a
+ * position from a store that was since restored still gets new messages.
+ */
 async function startCursor(
   kv: Deno.Kv,
   principalId: string,
   url: URL,
 ): Promise<number> {
   const after = url.searchParams.get("after");
-  if (after !== null && /^\d{1,15}$/.test(after)) return Number(after);
+  if (after !== null && /^\d{1,15}$/.test(after)) {
+    return Math.min(Number(after), await inboxHead(kv, principalId));
+  }
   const lastId = url.searchParams.get("last_id");
   if (lastId && ID.test(lastId)) {
     const pos = await inboxPositionOf(kv, principalId, lastId);

@@ -1,0 +1,313 @@
+import assert from "node:assert/strict";
+import {
+  advanceDelivered,
+  clearUnread,
+  deleteChatHistory,
+  deliveredCursor,
+  inboxHead,
+  inboxPositionOf,
+  listChat,
+  type Message,
+  MessageWriter,
+  type NewMessage,
+  readInbox,
+  takeUnread,
+  unreadCounts,
+  unreadFrom,
+} from "../../domain/messages.ts";
+import { newId } from "../../domain/ids.ts";
+import { AppError } from "../../domain/errors.ts";
+
+/**
+ * Durable messages: group commit, per-recipient inbox positions that are
+ * gap-free even with several writers on one store, unread counters, the
+ * delivered cursor, and chat history.
+ */
+
+/** An in-memory store that `await using` closes. */
+async function memoryKv(): Promise<Deno.Kv & AsyncDisposable> {
+  const kv = await Deno.openKv(":memory:");
+  return Object.assign(kv, {
+    [Symbol.asyncDispose]: () => Promise.resolve(kv.close()),
+  });
+}
+
+/** A store on a fresh temp file, removed on dispose. */
+async function fileKv(): Promise<
+  { path: string; kv: Deno.Kv } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "babble_messages_" });
+  const path = `${dir}/test.kv`;
+  const kv = await Deno.openKv(path);
+  return {
+    path,
+    kv,
+    async [Symbol.asyncDispose]() {
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Counts the atomic commits made through `kv` (a proxy over it). */
+function countingCommits(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
+  let commits = 0;
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            commits++;
+            return commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: proxy, commits: () => commits };
+}
+
+function message(to: string, from: string, n: number): NewMessage {
+  return {
+    chat_id: `chat_${[to, from].sort().join("_")}`.slice(0, 60),
+    from_user: from,
+    to_user: to,
+    chat: `${from.slice(-6)}_${n}.mp3`,
+    friend_type: "app",
+  };
+}
+
+async function inbox(kv: Deno.Kv, recipient: string): Promise<Message[]> {
+  return await readInbox(kv, recipient, 0, 10_000);
+}
+
+function assertGapFree(messages: Message[], recipient: string): void {
+  assert.deepEqual(
+    messages.map((m) => m.seq),
+    messages.map((_, i) => i + 1),
+    `inbox of ${recipient} is 1..${messages.length} without gaps`,
+  );
+  for (const m of messages) assert.equal(m.to_user, recipient);
+}
+
+Deno.test("500 concurrent sends to 15 recipients: all durable, gap-free, counted", async () => {
+  await using kv = await memoryKv();
+  const counted = countingCommits(kv);
+  const writer = new MessageWriter(counted.kv);
+  const recipients = Array.from({ length: 15 }, () => newId());
+  const senders = Array.from({ length: 4 }, () => newId());
+  const inputs = Array.from(
+    { length: 500 },
+    (_, i) => message(recipients[i % 15], senders[i % 4], i),
+  );
+
+  const sent = await Promise.all(inputs.map((m) => writer.send(m)));
+
+  // Every send resolved with its own message.
+  assert.equal(new Set(sent.map((m) => m._id)).size, 500);
+  sent.forEach((m, i) => assert.equal(m.chat, inputs[i].chat));
+  // Grouped: far fewer commits than messages (≤ 10 recipients per commit).
+  assert.ok(
+    counted.commits() < 100,
+    `${counted.commits()} commits for 500 messages`,
+  );
+  for (const r of recipients) {
+    const box = await inbox(kv, r);
+    assertGapFree(box, r);
+    assert.equal(box.length, inputs.filter((m) => m.to_user === r).length);
+    assert.equal(await inboxHead(kv, r), box.length);
+    // Unread sums match what each sender sent to r.
+    const counts = await unreadCounts(kv, r);
+    assert.equal(counts.count, box.length);
+    for (const s of senders) {
+      const n = box.filter((m) => m.from_user === s).length;
+      assert.equal(await unreadFrom(kv, r, s), n);
+      if (n) assert.equal(counts[s], n);
+    }
+  }
+  // Each message sits in its chat's history exactly once, in send order
+  // per recipient.
+  for (const r of recipients) {
+    for (const s of senders) {
+      const chat = message(r, s, 0).chat_id;
+      const history = await listChat(kv, chat, { limit: 500 });
+      const expected = sent.filter((m) => m.chat_id === chat).sort((x, y) =>
+        x.seq - y.seq
+      );
+      assert.deepEqual(history.map((m) => m._id), expected.map((m) => m._id));
+    }
+  }
+});
+
+Deno.test("two writers on one KV file racing to one recipient: gap-free, nothing lost", async () => {
+  await using store = await fileKv();
+  const second = await Deno.openKv(store.path);
+  try {
+    const one = new MessageWriter(store.kv);
+    const two = new MessageWriter(second);
+    const to = newId();
+    const [a, b] = [newId(), newId()];
+    const sends: Promise<Message>[] = [];
+    const track = (p: Promise<Message>) => {
+      p.catch(() => {}); // settled below; a rejection fails Promise.all
+      sends.push(p);
+    };
+    for (let i = 0; i < 150; i++) {
+      track(one.send(message(to, a, i)));
+      track(two.send(message(to, b, i)));
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    const sent = await Promise.all(sends);
+    const box = await inbox(store.kv, to);
+    assertGapFree(box, to);
+    assert.equal(box.length, 300);
+    assert.deepEqual(
+      new Set(box.map((m) => m._id)),
+      new Set(sent.map((m) => m._id)),
+    );
+    // Each writer's messages keep their order in the inbox.
+    for (const from of [a, b]) {
+      const chats = box.filter((m) => m.from_user === from).map((m) => m.chat);
+      assert.deepEqual(
+        chats,
+        Array.from({ length: 150 }, (_, i) => message(to, from, i).chat),
+      );
+    }
+    assert.equal(await unreadFrom(store.kv, to, a), 150);
+    assert.equal(await unreadFrom(store.kv, to, b), 150);
+  } finally {
+    second.close();
+  }
+});
+
+Deno.test("a full queue refuses with 503 instead of growing", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv, { maxQueue: 5 });
+  const to = newId();
+  const from = newId();
+  const accepted = Array.from(
+    { length: 5 },
+    (_, i) => writer.send(message(to, from, i)),
+  );
+  await assert.rejects(
+    writer.send(message(to, from, 99)),
+    (err) => err instanceof AppError && err.status === 503,
+  );
+  assert.equal((await Promise.all(accepted)).length, 5);
+  assert.equal(await inboxHead(kv, to), 5);
+});
+
+Deno.test("readInbox pages after a cursor; inboxPositionOf finds a message", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const to = newId();
+  const from = newId();
+  const sent: Message[] = [];
+  for (let i = 0; i < 7; i++) {
+    sent.push(await writer.send(message(to, from, i)));
+  }
+
+  assert.deepEqual((await readInbox(kv, to, 0, 3)).map((m) => m.seq), [
+    1,
+    2,
+    3,
+  ]);
+  assert.deepEqual((await readInbox(kv, to, 3, 100)).map((m) => m.seq), [
+    4,
+    5,
+    6,
+    7,
+  ]);
+  assert.deepEqual(await readInbox(kv, to, 7), []);
+  assert.equal(await inboxPositionOf(kv, to, sent[4]._id), 5);
+  assert.equal(await inboxPositionOf(kv, to, newId()), null);
+  assert.equal(await inboxHead(kv, newId()), 0);
+});
+
+Deno.test("the delivered cursor only moves forward", async () => {
+  await using kv = await memoryKv();
+  const who = newId();
+  assert.equal(await deliveredCursor(kv, who), 0);
+  await advanceDelivered(kv, who, 5);
+  await advanceDelivered(kv, who, 3);
+  assert.equal(await deliveredCursor(kv, who), 5);
+  await Promise.all([8, 6, 7].map((n) => advanceDelivered(kv, who, n)));
+  assert.equal(await deliveredCursor(kv, who), 8);
+});
+
+Deno.test("takeUnread returns the unread messages from one friend and clears only that count", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const toy = newId();
+  const [mum, pal] = [newId(), newId()];
+  await writer.send(message(toy, mum, 1));
+  const read = await writer.send(message(toy, mum, 2));
+  await takeUnread(kv, read.chat_id, toy, mum);
+  const fresh = [
+    await writer.send(message(toy, mum, 3)),
+    await writer.send(message(toy, mum, 4)),
+  ];
+  await writer.send(message(toy, pal, 1));
+  await writer.send(message(mum, toy, 1));
+
+  assert.deepEqual(await unreadCounts(kv, toy), {
+    count: 3,
+    [mum]: 2,
+    [pal]: 1,
+  });
+  const taken = await takeUnread(kv, fresh[0].chat_id, toy, mum);
+  assert.deepEqual(taken.map((m) => m._id), fresh.map((m) => m._id));
+  assert.deepEqual(await takeUnread(kv, fresh[0].chat_id, toy, mum), []);
+  assert.deepEqual(await unreadCounts(kv, toy), { count: 1, [pal]: 1 });
+  assert.deepEqual(await unreadCounts(kv, mum), { count: 1, [toy]: 1 });
+});
+
+Deno.test("clearUnread keeps a count that moved since it was read", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const [toy, mum] = [newId(), newId()];
+  await writer.send(message(toy, mum, 1));
+  const seen = await kv.get<Deno.KvU64>(["unread", toy, mum]);
+  await writer.send(message(toy, mum, 2));
+  assert.equal(await clearUnread(kv, toy, mum, seen), false);
+  assert.equal(await unreadFrom(kv, toy, mum), 2);
+  assert.equal(await clearUnread(kv, toy, mum), true);
+  assert.equal(await unreadFrom(kv, toy, mum), 0);
+});
+
+Deno.test("listChat is oldest first and pages back with before", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const [a, b] = [newId(), newId()];
+  const sent: Message[] = [];
+  for (let i = 0; i < 5; i++) {
+    sent.push(await writer.send(message(i % 2 ? a : b, i % 2 ? b : a, i)));
+  }
+  const chat = sent[0].chat_id;
+  assert.deepEqual(
+    (await listChat(kv, chat)).map((m) => m._id),
+    sent.map((m) => m._id),
+  );
+  assert.deepEqual(
+    (await listChat(kv, chat, { limit: 2 })).map((m) => m._id),
+    sent.slice(3).map((m) => m._id),
+  );
+  assert.deepEqual(
+    (await listChat(kv, chat, { before: sent[3]._id, limit: 2 })).map((m) =>
+      m._id
+    ),
+    sent.slice(1, 3).map((m) => m._id),
+  );
+  for (const m of await listChat(kv, chat)) {
+    assert.equal(m.message, m.chat);
+    assert.equal(typeof m.create_time, "number");
+  }
+  const files = await deleteChatHistory(kv, chat);
+  assert.deepEqual(files, sent.map((m) => m.chat));
+  assert.deepEqual(await listChat(kv, chat), []);
+});
