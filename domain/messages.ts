@@ -9,15 +9,18 @@ import { deleteKeys } from "./kv.ts";
  * | ------------------------------ | -------------------------------------- |
  * | ["messages", chatId, msgId]    | Message (the chat's history)           |
  * | ["inbox", recipientId, seq]    | Message (delivery log, kept 30 days)   |
- * | ["delivery", recipientId]      | number: the recipient's last inbox seq |
+ * | ["delivery", recipientId]      | Deno.KvU64 bell: bumped by every message and signal to it |
+ * | ["delivery_seq"]               | number: the last inbox position given out |
  * | ["delivered", recipientId]     | number: last seq sent to a socket      |
  * | ["unread", ownerId, fromId]    | Deno.KvU64, bumped with `sum`          |
  *
  * A message is committed in one atomic op with its inbox entry, the
- * unread `sum` and the recipient's delivery key; the delivery key's check
- * makes inbox sequence numbers gap-free and strictly ordered even when
- * several instances write to one recipient. Instances `watch` delivery keys
- * and read "everything after my cursor" from the inbox.
+ * unread `sum` and a `sum` on the recipient's delivery key. Inbox positions
+ * come from one store-wide sequence whose versionstamp every commit checks,
+ * so positions grow in commit order even with several instances writing
+ * (a recipient's positions have gaps; they never go back). One check per
+ * commit lets a commit carry messages to any number of recipients.
+ * Instances `watch` delivery keys and read "everything after my cursor".
  */
 
 /** A voice message, in the seed's chat-record shape plus ids. */
@@ -45,8 +48,6 @@ export type NewMessage = Pick<
 >;
 
 const INBOX_TTL_MS = 30 * 24 * 3600 * 1000;
-/** Distinct recipients per commit: one check each, ≤ 10 checks per op. */
-const MAX_RECIPIENTS_PER_COMMIT = 10;
 /** Messages per commit: 4 mutations each, well under 1000 and 800 KiB. */
 const MAX_MESSAGES_PER_COMMIT = 150;
 
@@ -108,58 +109,56 @@ export class MessageWriter {
   }
 
   #takeBatch(): Pending[] {
-    const recipients = new Set<string>();
-    const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    for (const p of this.#queue) {
-      const fits = batch.length < MAX_MESSAGES_PER_COMMIT &&
-        (recipients.has(p.input.to_user) ||
-          recipients.size < MAX_RECIPIENTS_PER_COMMIT);
-      if (fits) {
-        recipients.add(p.input.to_user);
-        batch.push(p);
-      } else {
-        rest.push(p);
-      }
-    }
-    this.#queue = rest;
-    return batch;
+    return this.#queue.splice(0, MAX_MESSAGES_PER_COMMIT);
   }
 }
 
+/** The delivery key of a principal: watched by the instances holding its sockets. */
+export function deliveryKey(principalId: string): Deno.KvKey {
+  return ["delivery", principalId];
+}
+
+const SEQ_KEY: Deno.KvKey = ["delivery_seq"];
+
 /**
- * Commits messages to at most 10 recipients in one atomic op, retrying when
- * another writer moved a recipient's delivery key meanwhile.
+ * Commits a batch of messages in one atomic op, retrying when another
+ * writer took inbox positions meanwhile.
  */
 async function commitBatch(
   kv: Deno.Kv,
   inputs: NewMessage[],
 ): Promise<Message[]> {
-  const recipients = [...new Set(inputs.map((m) => m.to_user))];
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const heads = await kv.getMany<number[]>(
-      recipients.map((r) => ["delivery", r]),
-    );
-    const next = new Map(recipients.map((r, i) => [r, heads[i].value ?? 0]));
-    const op = kv.atomic();
-    for (const head of heads) op.check(head);
+  for (let attempt = 0; attempt < 30; attempt++) {
+    const head = await kv.get<number>(SEQ_KEY);
+    let seq = head.value ?? 0;
+    const op = kv.atomic().check(head);
     const now = Date.now();
+    const unread = new Map<string, [string, string, number]>();
     const messages = inputs.map((input) => {
-      const seq = next.get(input.to_user)! + 1;
-      next.set(input.to_user, seq);
       const message: Message = {
         _id: newId(now),
         ...input,
         message: input.chat,
         create_time: now / 1000,
-        seq,
+        seq: ++seq,
       };
       op.set(["messages", input.chat_id, message._id], message)
-        .set(["inbox", input.to_user, seq], message, { expireIn: INBOX_TTL_MS })
-        .sum(["unread", input.to_user, input.from_user], 1n);
+        .set(["inbox", input.to_user, seq], message, {
+          expireIn: INBOX_TTL_MS,
+        });
+      const pair = `${input.to_user}/${input.from_user}`;
+      const counted = unread.get(pair);
+      if (counted) counted[2]++;
+      else unread.set(pair, [input.to_user, input.from_user, 1]);
       return message;
     });
-    for (const [recipient, seq] of next) op.set(["delivery", recipient], seq);
+    for (const [to, from, n] of unread.values()) {
+      op.sum(["unread", to, from], BigInt(n));
+    }
+    for (const to of new Set(inputs.map((m) => m.to_user))) {
+      op.sum(deliveryKey(to), 1n);
+    }
+    op.set(SEQ_KEY, seq);
     const res = await op.commit().catch((err) => {
       if (isStoreLocked(err)) return { ok: false as const };
       throw err;
@@ -184,7 +183,12 @@ export async function inboxHead(
   kv: Deno.Kv,
   recipient: string,
 ): Promise<number> {
-  return (await kv.get<number>(["delivery", recipient])).value ?? 0;
+  const iter = kv.list<Message>({ prefix: ["inbox", recipient] }, {
+    reverse: true,
+    limit: 1,
+  });
+  for await (const e of iter) return e.value.seq;
+  return 0;
 }
 
 /** Up to `limit` inbox messages of `recipient` after position `after`. */

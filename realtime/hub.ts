@@ -3,6 +3,7 @@ import type { Metrics } from "../domain/metrics.ts";
 import { newId } from "../domain/ids.ts";
 import {
   advanceDelivered,
+  deliveryKey,
   type Message,
   readInbox,
 } from "../domain/messages.ts";
@@ -11,18 +12,21 @@ import type { Peer } from "./ws.ts";
 /**
  * This instance's connection registry and delivery loop.
  *
- * Durable messages: for every principal with a socket here, one `kv.watch`
- * on its delivery key; on each change (watch may coalesce several), every
- * socket gets everything in the inbox after its own cursor.
+ * Every principal's delivery key (domain/messages.ts) is bumped with `sum`
+ * by each durable message and each cross-instance signal sent to it. The
+ * hub watches the delivery keys of the principals with a socket here, ten
+ * keys to a `kv.watch` (one watch per principal would cost more memory than
+ * the socket itself). When a key's versionstamp moves (watch may coalesce
+ * several changes), each socket of that principal gets everything in its
+ * inbox after its own cursor, and any new signals.
  *
  * Ephemeral signals (a music push, a chat notice): sent straight to local
  * sockets; when the recipient has none here, written to a short-lived
- * signal log in KV that the recipient's instance watches. Never replayed.
+ * signal log in KV and announced on its delivery key. Never replayed.
  *
- * | key                         | value                          |
- * | --------------------------- | ------------------------------ |
- * | ["signals", principalId]    | id of the latest signal (30 s) |
- * | ["signal_log", principalId, id] | Signal (30 s)              |
+ * | key                             | value          |
+ * | ------------------------------- | -------------- |
+ * | ["signal_log", principalId, id] | Signal (30 s)  |
  */
 
 /** One authenticated socket of a principal. */
@@ -43,11 +47,24 @@ interface Signal {
 
 interface Watched {
   conns: Set<Connection>;
-  stop: () => void;
+  group: WatchGroup;
   delivering: boolean;
   dirty: boolean;
-  seenSignals: Map<string, number>;
+  /** Signals already sent, by id (created on first use). */
+  seenSignals: Map<string, number> | null;
 }
+
+/** Up to ten principals whose delivery keys share one `kv.watch`. */
+interface WatchGroup {
+  principals: Set<string>;
+  /** The last versionstamp seen per principal's delivery key. */
+  stamps: Map<string, string | null>;
+  stop: () => void;
+  restartTimer: ReturnType<typeof setTimeout> | null;
+}
+
+const KEYS_PER_WATCH = 10;
+const RESTART_DELAY_MS = 25;
 
 const SIGNAL_TTL_MS = 30_000;
 
@@ -72,6 +89,8 @@ export class Hub {
   #log: Logger;
   #metrics: Metrics;
   #watched = new Map<string, Watched>();
+  #groups = new Set<WatchGroup>();
+  #open: WatchGroup | null = null;
   #closed = false;
   #running = new Set<Promise<unknown>>();
 
@@ -104,26 +123,79 @@ export class Hub {
     if (!w) {
       w = {
         conns: new Set(),
-        stop: () => {},
+        group: this.#groupFor(conn.principalId),
         delivering: false,
         dirty: false,
-        seenSignals: new Map(),
+        seenSignals: null,
       };
       this.#watched.set(conn.principalId, w);
-      this.#watch(conn.principalId, w);
     }
     w.conns.add(conn);
     this.#deliver(conn.principalId);
   }
 
-  /** Unregisters a socket (idempotent); the last one of a principal stops its watch. */
+  /** Unregisters a socket (idempotent); the last one of a principal leaves its watch. */
   detach(conn: Connection): void {
     const w = this.#watched.get(conn.principalId);
     if (!w || !w.conns.delete(conn)) return;
     if (w.conns.size === 0) {
-      w.stop();
       this.#watched.delete(conn.principalId);
+      const group = w.group;
+      group.principals.delete(conn.principalId);
+      group.stamps.delete(conn.principalId);
+      if (group.principals.size === 0) {
+        this.#stopGroup(group);
+      } else {
+        this.#scheduleRestart(group);
+      }
     }
+  }
+
+  #stopGroup(group: WatchGroup): void {
+    if (group.restartTimer !== null) clearTimeout(group.restartTimer);
+    group.restartTimer = null;
+    group.stop();
+    this.#groups.delete(group);
+    if (this.#open === group) this.#open = null;
+  }
+
+  /** A watch group with room for one more principal (a new one if none has). */
+  #groupFor(principalId: string): WatchGroup {
+    let group = this.#open;
+    if (!group || group.principals.size >= KEYS_PER_WATCH) {
+      // Refill a group others left before starting a new watch.
+      group = [...this.#groups].find((g) =>
+        g.principals.size < KEYS_PER_WATCH
+      ) ??
+        {
+          principals: new Set(),
+          stamps: new Map(),
+          stop: () => {},
+          restartTimer: null,
+        };
+      this.#groups.add(group);
+      this.#open = group;
+    }
+    group.principals.add(principalId);
+    this.#scheduleRestart(group);
+    return group;
+  }
+
+  /**
+   * Re-creates a group's watch with its current keys, at most once per
+   * RESTART_DELAY_MS: a burst of connections re-creates it once, not ten
+   * times. Nothing is missed meanwhile: a new socket's replay does not wait
+   * for the watch, and the new watch's first values are compared with the
+   * last versionstamps seen.
+   */
+  #scheduleRestart(group: WatchGroup): void {
+    if (group.restartTimer !== null || this.#closed) return;
+    group.restartTimer = setTimeout(() => {
+      group.restartTimer = null;
+      group.stop();
+      if (this.#closed || group.principals.size === 0) return;
+      this.#watch(group);
+    }, RESTART_DELAY_MS);
   }
 
   /**
@@ -140,63 +212,58 @@ export class Hub {
     const signal: Signal = { id: newId(), at: Date.now(), frame };
     await this.#kv.atomic()
       .set(["signal_log", to, signal.id], signal, { expireIn: SIGNAL_TTL_MS })
-      .set(["signals", to], signal.id, { expireIn: SIGNAL_TTL_MS })
+      .sum(deliveryKey(to), 1n)
       .commit();
     this.#metrics.inc("babble_signals_total", { path: "kv" });
   }
 
-  #watch(principalId: string, w: Watched): void {
-    const stream = this.#kv.watch([["delivery", principalId], [
-      "signals",
-      principalId,
-    ]]);
-    const reader = stream.getReader();
+  #watch(group: WatchGroup): void {
+    const principals = [...group.principals];
+    const reader = this.#kv.watch(principals.map(deliveryKey)).getReader();
     let stopped = false;
-    w.stop = () => {
+    group.stop = () => {
       stopped = true;
       reader.cancel().catch(() => {});
     };
     const loop = async () => {
-      let lastDelivery: string | null = null;
-      let lastSignal: string | null = null;
       while (!stopped) {
         const { value, done } = await reader.read();
-        if (done || !value) return;
-        const [delivery, signal] = value;
-        if (delivery.versionstamp !== lastDelivery) {
-          lastDelivery = delivery.versionstamp;
+        if (done || !value || stopped) return;
+        value.forEach((entry, i) => {
+          const principalId = principals[i];
+          if (!group.principals.has(principalId)) return;
+          // Compare with the last stamp seen, not the watch's previous value:
+          // a change made while the watch was being re-created still counts.
+          if (
+            group.stamps.has(principalId) &&
+            group.stamps.get(principalId) === entry.versionstamp
+          ) return;
+          group.stamps.set(principalId, entry.versionstamp);
           this.#deliver(principalId);
-        }
-        // The first value too: a signal sent while the watch was starting
-        // is in it. Older ones are filtered out by time in #readSignals.
-        if (signal.versionstamp !== lastSignal) {
-          lastSignal = signal.versionstamp;
-          if (signal.versionstamp !== null) {
-            await this.#readSignals(principalId, w);
-          }
-        }
+        });
       }
     };
     this.#track(
       loop().catch((err) => {
-        if (!stopped) {
-          this.#log.warn("watch ended", { principalId, error: String(err) });
-        }
+        if (!stopped) this.#log.warn("watch ended", { error: String(err) });
       }),
     );
   }
 
   async #readSignals(principalId: string, w: Watched): Promise<void> {
     const now = Date.now();
-    for (const [id, at] of w.seenSignals) {
-      if (at < now - 2 * SIGNAL_TTL_MS) w.seenSignals.delete(id);
+    if (w.seenSignals) {
+      for (const [id, at] of w.seenSignals) {
+        if (at < now - 2 * SIGNAL_TTL_MS) w.seenSignals.delete(id);
+      }
     }
     for await (
       const e of this.#kv.list<Signal>({ prefix: ["signal_log", principalId] })
     ) {
       const s = e.value;
-      if (w.seenSignals.has(s.id) || s.at < now - SIGNAL_TTL_MS) continue;
-      w.seenSignals.set(s.id, s.at);
+      const seen = w.seenSignals ??= new Map();
+      if (seen.has(s.id) || s.at < now - SIGNAL_TTL_MS) continue;
+      seen.set(s.id, s.at);
       for (const conn of [...w.conns]) {
         if (s.at >= conn.since - 1000) this.#send(conn, s.frame);
       }
@@ -239,6 +306,7 @@ export class Hub {
           sentUpTo = Math.max(sentUpTo, conn.cursor);
         }
         if (sentUpTo) await advanceDelivered(this.#kv, principalId, sentUpTo);
+        await this.#readSignals(principalId, w);
       } while (w.dirty && this.#watched.get(principalId) === w);
     };
     this.#track(
@@ -270,8 +338,8 @@ export class Hub {
   /** Stops every watch, closes every socket, and waits for deliveries under way. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const group of [...this.#groups]) this.#stopGroup(group);
     for (const w of this.#watched.values()) {
-      w.stop();
       for (const conn of w.conns) {
         conn.peer.close(1001, "server is shutting down");
       }

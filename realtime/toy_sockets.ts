@@ -188,7 +188,7 @@ export function toySocketsFeature(
       }
       const me = await authenticate(deps, c.req.raw, kind, id);
       const cursor = await startCursor(deps.kv, me.id, new URL(c.req.url));
-      const reach = new Map<string, number>();
+      let reach: Map<string, number> | undefined;
       let conn: Connection | null = null;
       return upgradeSocket(
         c.req.raw,
@@ -197,7 +197,8 @@ export function toySocketsFeature(
             conn = { principalId: me.id, peer, cursor, since: Date.now() };
             hub.attach(conn);
           },
-          onText: (peer, text) => handleFrame(peer, me, reach, text),
+          onText: (peer, text) =>
+            handleFrame(peer, me, reach ??= new Map(), text),
           onClose() {
             if (conn) hub.detach(conn);
           },
