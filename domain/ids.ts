@@ -11,6 +11,17 @@ import { createHash } from "node:crypto";
 
 let lastMs = 0;
 let counter = 0;
+// Random words drawn in blocks: one getRandomValues call per 1024 ids.
+const pool = new Uint32Array(1024);
+let poolAt = pool.length;
+
+function randomWord(): number {
+  if (poolAt === pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  return pool[poolAt++];
+}
 
 /** Returns a new 24-hex id that sorts after every id this process made before. */
 export function newId(now: number = Date.now()): string {
@@ -24,7 +35,7 @@ export function newId(now: number = Date.now()): string {
     lastMs = now;
     counter = 0;
   }
-  const random = crypto.getRandomValues(new Uint32Array(1))[0];
+  const random = randomWord();
   return lastMs.toString(16).padStart(12, "0") +
     counter.toString(16).padStart(4, "0") +
     random.toString(16).padStart(8, "0");

@@ -91,6 +91,8 @@ export class Hub {
   #watched = new Map<string, Watched>();
   #groups = new Set<WatchGroup>();
   #open: WatchGroup | null = null;
+  #localSignals: string;
+  #kvSignals: string;
   #closed = false;
   #running = new Set<Promise<unknown>>();
 
@@ -99,6 +101,10 @@ export class Hub {
     this.#log = log;
     this.#metrics = metrics;
     metrics.gauge("babble_sockets", () => this.socketCount());
+    this.#localSignals = metrics.series("babble_signals_total", {
+      path: "local",
+    });
+    this.#kvSignals = metrics.series("babble_signals_total", { path: "kv" });
   }
 
   /** Sockets connected to this instance. */
@@ -206,7 +212,7 @@ export class Hub {
     const w = this.#watched.get(to);
     if (w && w.conns.size) {
       for (const conn of [...w.conns]) this.#send(conn, frame);
-      this.#metrics.inc("babble_signals_total", { path: "local" });
+      this.#metrics.incSeries(this.#localSignals);
       return;
     }
     const signal: Signal = { id: newId(), at: Date.now(), frame };
@@ -214,7 +220,7 @@ export class Hub {
       .set(["signal_log", to, signal.id], signal, { expireIn: SIGNAL_TTL_MS })
       .sum(deliveryKey(to), 1n)
       .commit();
-    this.#metrics.inc("babble_signals_total", { path: "kv" });
+    this.#metrics.incSeries(this.#kvSignals);
   }
 
   #watch(group: WatchGroup): void {

@@ -171,7 +171,7 @@ export function toySocketsFeature(
       id: newId(),
       from_user: me.id,
     });
-    deps.metrics.inc("babble_frames_relayed_total");
+    deps.metrics.incSeries("babble_frames_relayed_total");
   }
 
   function socketRoute(kind: "app" | "toy") {
