@@ -89,17 +89,31 @@ async function inbox(kv: Deno.Kv, recipient: string): Promise<Message[]> {
 /** A recipient's inbox positions only grow (positions are store-wide, so gaps are expected). */
 function assertIncreasing(messages: Message[], recipient: string): void {
   messages.forEach((m, i) => {
-    if (i) assert.ok(m.seq > messages[i - 1].seq, `inbox of ${recipient} is in order`);
+    if (i) {
+      assert.ok(
+        m.seq > messages[i - 1].seq,
+        `inbox of ${recipient} is in order`,
+      );
+    }
     assert.equal(m.to_user, recipient);
   });
 }
 
 /** Store-wide positions: every committed message has its own, 1..n without gaps. */
-async function assertPositionsDense(kv: Deno.Kv, recipients: string[]): Promise<void> {
+async function assertPositionsDense(
+  kv: Deno.Kv,
+  recipients: string[],
+): Promise<void> {
   const seqs: number[] = [];
-  for (const r of recipients) seqs.push(...(await inbox(kv, r)).map((m) => m.seq));
+  for (const r of recipients) {
+    seqs.push(...(await inbox(kv, r)).map((m) => m.seq));
+  }
   seqs.sort((a, b) => a - b);
-  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), "positions 1..n, each once");
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, i) => i + 1),
+    "positions 1..n, each once",
+  );
 }
 
 Deno.test("500 concurrent sends to 15 recipients: all durable, ordered, counted", async () => {
