@@ -13,20 +13,12 @@ import {
 import { AppError } from "../../domain/errors.ts";
 import { sha256Hex } from "../../domain/ids.ts";
 import { hashPassword, verifyPassword } from "../../domain/passwords.ts";
+import { withKv } from "../_kv.ts";
 
 /**
  * Accounts and sessions: users with scrypt-hashed passwords, unique
  * usernames, 256-bit tokens stored only as their SHA-256, expiry, logout.
  */
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 async function rejectsWith(
   promise: Promise<unknown>,

@@ -11,21 +11,13 @@ import {
   readBlob,
 } from "../../domain/blobs.ts";
 import { AppError } from "../../domain/errors.ts";
+import { withKv } from "../_kv.ts";
 
 /**
  * The blob store: media chunked under the 64 KiB value limit, visible only
  * once complete, streamed with Range support; names are validated, never
  * paths.
  */
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 function pattern(size: number, seed = 1): Uint8Array {
   const out = new Uint8Array(size);

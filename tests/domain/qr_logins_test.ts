@@ -13,6 +13,7 @@ import {
   redeemQrLogin,
   scanQrLogin,
 } from "../../domain/qr_logins.ts";
+import { withKv } from "../_kv.ts";
 
 /**
  * The QR login state machine over KV: pending → scanned(user) →
@@ -21,15 +22,6 @@ import {
 
 const ALICE = "0000000000000000000000a1";
 const BOB = "0000000000000000000000b0";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 async function rejectsWith(
   promise: Promise<unknown>,

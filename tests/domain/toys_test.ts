@@ -26,21 +26,13 @@ import {
   toyIdsOf,
   unbindToy,
 } from "../../domain/toys.ts";
+import { withKv } from "../_kv.ts";
 
 /**
  * Toys over KV: scanning a device key, binding it in one atomic op (toy,
  * chat, friendship both ways, device marked), unbinding, listing, opening,
  * and who may act as whom.
  */
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 async function rejectsWith(
   promise: Promise<unknown>,
