@@ -2,6 +2,7 @@ import { AppError } from "./errors.ts";
 import { newId, randomHex, sha256Hex } from "./ids.ts";
 import { deleteKeys } from "./kv.ts";
 import { cached, touch } from "./cache.ts";
+import { deliveryKey } from "./messages.ts";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./passwords.ts";
 
 /**
@@ -168,6 +169,9 @@ export async function revokeSession(kv: Deno.Kv, token: string): Promise<void> {
   const op = kv.atomic().delete(["sessions", hash]);
   if (session) {
     op.delete(["sessions_by_principal", session.principal.id, hash]);
+    // Ring the principal's delivery key: its open sockets re-check their
+    // credentials and close if this was their token.
+    op.sum(deliveryKey(session.principal.id), 1n);
   }
   await op.commit();
   await touch(kv, "sessions");
@@ -186,4 +190,5 @@ export async function revokeAllSessions(
   }
   await deleteKeys(kv, keys);
   await touch(kv, "sessions");
+  await kv.atomic().sum(deliveryKey(principalId), 1n).commit();
 }

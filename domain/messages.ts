@@ -365,3 +365,27 @@ export async function deleteChatHistory(
   await deleteKeys(kv, keys);
   return files;
 }
+
+/** Keys of `recipient`'s inbox entries sent by `from` (to forget an unbound toy). */
+export async function inboxEntriesFrom(
+  kv: Deno.Kv,
+  recipient: string,
+  from: string,
+): Promise<Deno.KvKey[]> {
+  const keys: Deno.KvKey[] = [];
+  for await (const e of kv.list<Message>({ prefix: ["inbox", recipient] })) {
+    if (e.value.from_user === from) keys.push(e.key);
+  }
+  return keys;
+}
+
+/** Deletes one message from its chat's history and the recipient's inbox. */
+export async function deleteMessage(
+  kv: Deno.Kv,
+  message: Message,
+): Promise<void> {
+  await kv.atomic()
+    .delete(["messages", message.chat_id, message._id])
+    .delete(["inbox", message.to_user, message.seq])
+    .commit();
+}

@@ -4,7 +4,11 @@ import { type Principal, requireUser, revokeAllSessions } from "./accounts.ts";
 import { type Device, getDevice } from "./devices.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey, listFriends } from "./friends.ts";
-import { clearUnread, deleteChatHistory } from "./messages.ts";
+import {
+  clearUnread,
+  deleteChatHistory,
+  inboxEntriesFrom,
+} from "./messages.ts";
 import { deleteBlob } from "./blobs.ts";
 import { deleteRequestsOf } from "./friend_requests.ts";
 import { deleteKeys } from "./kv.ts";
@@ -211,15 +215,23 @@ export async function unbindToy(
   if (!res.ok) {
     throw new AppError(409, `toy ${toyId} changed meanwhile; try again`);
   }
+  // The toy's tokens die first, so its sockets and uploads stop at once.
+  await revokeAllSessions(kv, toyId);
   // Listed after the commit: an accept that committed before it is seen
   // here, and one after it fails its check on the toy (acceptRequest).
   const friends = await listFriends(kv, toyId);
+  // Friendships go first: an upload racing this unbind re-checks the
+  // friendship after its commit and removes what it wrote.
+  await deleteKeys(
+    kv,
+    friends.flatMap((
+      f,
+    ) => [friendKey(toyId, f.friend_id), friendKey(f.friend_id, toyId)]),
+  );
+  await touch(kv, "friends");
   const keys: Deno.KvKey[] = [];
   for (const friend of friends) {
-    keys.push(
-      friendKey(toyId, friend.friend_id),
-      friendKey(friend.friend_id, toyId),
-    );
+    keys.push(...await inboxEntriesFrom(kv, friend.friend_id, toyId));
     keys.push(["chats", friend.friend_chat]);
     for (const file of await deleteChatHistory(kv, friend.friend_chat)) {
       await deleteBlob(kv, file);
@@ -228,10 +240,10 @@ export async function unbindToy(
     await clearUnread(kv, friend.friend_id, toyId);
     await clearUnread(kv, toyId, friend.friend_id);
   }
+  for await (const e of kv.list({ prefix: ["inbox", toyId] })) keys.push(e.key);
+  keys.push(["delivered", toyId]);
   await deleteKeys(kv, keys);
   await deleteRequestsOf(kv, toyId);
-  await revokeAllSessions(kv, toyId);
-  await touch(kv, "friends");
 }
 
 /** The caller's toys with their friend lists, oldest first. */

@@ -37,6 +37,8 @@ export interface Connection {
   cursor: number;
   /** When it connected: older signals are not for it. */
   since: number;
+  /** Re-checks the socket's credentials (after a logout or unbind). */
+  stillValid?: () => Promise<boolean>;
 }
 
 interface Signal {
@@ -64,6 +66,8 @@ interface WatchGroup {
 }
 
 const KEYS_PER_WATCH = 10;
+/** Close code for a socket whose token was revoked or toy unbound. */
+export const CLOSE_SESSION_ENDED = 4001;
 const RESTART_DELAY_MS = 25;
 
 const SIGNAL_TTL_MS = 30_000;
@@ -290,6 +294,14 @@ export class Hub {
         w.dirty = false;
         let sentUpTo = 0;
         for (const conn of [...w.conns]) {
+          if (conn.stillValid && !(await conn.stillValid())) {
+            conn.peer.close(
+              CLOSE_SESSION_ENDED,
+              "session ended: sign in again",
+            );
+            this.detach(conn);
+            continue;
+          }
           for (;;) {
             const batch = await readInbox(
               this.#kv,

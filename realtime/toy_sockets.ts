@@ -18,7 +18,7 @@ import {
   subApp,
 } from "../routes/app.ts";
 import type { Connection, Hub } from "./hub.ts";
-import { isUpgrade, type Peer, upgradeSocket } from "./ws.ts";
+import { isUpgrade, upgradeSocket } from "./ws.ts";
 
 /**
  * The smart-toy sockets: `/app/<user_id>` (session token) and
@@ -42,6 +42,32 @@ const frameSchema = z.looseObject({
 export interface ToySocketOptions {
   idleTimeoutSec?: number;
   maxBufferedBytes?: number;
+}
+
+/** Frames per second a principal may relay through KV (to other instances). */
+const KV_FRAMES_PER_SECOND = 200;
+
+/**
+ * How a socket re-checks its credentials when its delivery key moves (a
+ * logout or unbind bumps it): the session token still resolves, or the
+ * device key still opens this toy.
+ */
+function sessionCheck(
+  deps: AppDeps,
+  req: Request,
+  me: Principal,
+): () => Promise<boolean> {
+  const url = new URL(req.url);
+  const deviceKey = url.searchParams.get("device_key");
+  if (me.kind === "toy" && deviceKey) {
+    return async () => {
+      const opened = await openToy(deps.kv, deviceKey.toLowerCase());
+      return opened.code === 0 && opened.toy._id === me.id;
+    };
+  }
+  const token = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ??
+    url.searchParams.get("token") ?? "";
+  return async () => (await resolveSession(deps.kv, token))?.id === me.id;
 }
 
 /** Seconds a reachability answer is cached per socket. */
@@ -117,11 +143,12 @@ export function toySocketsFeature(
     deps.log.warn("socket handler failed", { error: String(err) });
 
   async function handleFrame(
-    peer: Peer,
+    conn: Connection,
     me: Principal,
     reach: Map<string, number>,
     text: string,
   ): Promise<void> {
+    const peer = conn.peer;
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -136,7 +163,12 @@ export function toySocketsFeature(
         return;
       }
       if (t === "ack") {
-        const seq = Number((raw as { seq?: unknown }).seq);
+        // Only what this socket was actually sent can be acknowledged: a
+        // larger seq would make later reconnects skip messages.
+        const seq = Math.min(
+          Number((raw as { seq?: unknown }).seq),
+          conn.cursor,
+        );
         if (Number.isSafeInteger(seq) && seq > 0) {
           await advanceDelivered(deps.kv, me.id, seq);
         }
@@ -158,13 +190,41 @@ export function toySocketsFeature(
       peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
       return;
     }
-    const { from_user: _f, id: _i, type, ...rest } = parsed.data as Record<
-      string,
-      unknown
-    >;
-    const kind = typeof type === "string" && type !== "chat" && type !== "music"
+    // A frame for a socket on another instance (or none) costs a KV write:
+    // those are rate-limited per sender. Local relays are bounded by the
+    // recipient's send queue instead.
+    try {
+      if (!hub.isLocal(to)) {
+        deps.limiter.take(
+          `frames:${me.id}`,
+          KV_FRAMES_PER_SECOND,
+          1000,
+          "frames",
+        );
+      }
+    } catch (err) {
+      peer.send({
+        type: "error",
+        msg: err instanceof Error ? err.message : "slow down",
+      });
+      return;
+    }
+    // Relays are ephemeral: they may not pass for durable chat events, so the
+    // server's own fields are dropped and a chat notice is typed "notice".
+    const {
+      from_user: _f,
+      id: _i,
+      seq: _s,
+      chat_id: _c,
+      create_time: _t,
+      type,
+      ...rest
+    } = parsed.data as Record<string, unknown>;
+    const kind = "music" in rest && type !== "notice"
+      ? "music"
+      : typeof type === "string" && type !== "chat" && type !== "music"
       ? type
-      : ("music" in rest ? "music" : "chat");
+      : "notice";
     await hub.signal(to, {
       ...rest,
       type: kind,
@@ -190,15 +250,22 @@ export function toySocketsFeature(
       const cursor = await startCursor(deps.kv, me.id, new URL(c.req.url));
       let reach: Map<string, number> | undefined;
       let conn: Connection | null = null;
+      const stillValid = sessionCheck(deps, c.req.raw, me);
       return upgradeSocket(
         c.req.raw,
         {
           onOpen(peer) {
-            conn = { principalId: me.id, peer, cursor, since: Date.now() };
+            conn = {
+              principalId: me.id,
+              peer,
+              cursor,
+              since: Date.now(),
+              stillValid,
+            };
             hub.attach(conn);
           },
-          onText: (peer, text) =>
-            handleFrame(peer, me, reach ??= new Map(), text),
+          onText: (_peer, text) =>
+            conn ? handleFrame(conn, me, reach ??= new Map(), text) : undefined,
           onClose() {
             if (conn) hub.detach(conn);
           },

@@ -83,7 +83,7 @@ export async function readBody(
     return formToObject(form);
   }
   const text = known
-    ? await raw.text()
+    ? await raw.text().catch(bodyEndedEarly)
     : new TextDecoder().decode(await readLimited(raw.body, limit));
   if (text.length === 0) return {};
   if (type.startsWith("application/x-www-form-urlencoded")) {
@@ -104,6 +104,12 @@ export async function readBody(
   return json as Record<string, BodyValue>;
 }
 
+/** A body the client cut short (or the connection dropped) is its fault: 400. */
+function bodyEndedEarly(err: unknown): never {
+  if (err instanceof AppError) throw err;
+  throw new AppError(400, "request body ended early or could not be read");
+}
+
 function tooLarge(limit: number): AppError {
   return new AppError(413, `body is larger than ${limit} bytes`);
 }
@@ -114,13 +120,17 @@ async function readLimited(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      await body.cancel().catch(() => {});
-      throw tooLarge(limit);
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > limit) {
+        await body.cancel().catch(() => {});
+        throw tooLarge(limit);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (err) {
+    bodyEndedEarly(err);
   }
   const out = new Uint8Array(size);
   let at = 0;

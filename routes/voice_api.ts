@@ -6,6 +6,8 @@ import { getChat } from "../domain/chats.ts";
 import { getFriend } from "../domain/friends.ts";
 import { randomHex } from "../domain/ids.ts";
 import {
+  clearUnread,
+  deleteMessage,
   listChat,
   type Message,
   type MessageWriter,
@@ -13,7 +15,7 @@ import {
 } from "../domain/messages.ts";
 import { assertActsAs, getToy } from "../domain/toys.ts";
 import { type AppDeps, type Feature, subApp } from "./app.ts";
-import { api, caller, idField, input } from "./_http.ts";
+import { api, caller, idField, input, tokenOf } from "./_http.ts";
 
 /**
  * Voice messages over HTTP (seeds 000 and 002): uploads from the app and
@@ -145,13 +147,23 @@ export function voiceFeature(
       await deleteBlob(deps.kv, filename);
       throw err;
     }
+    // The friendship may have ended (an unbind) while this upload was
+    // transcoding: then take back what was written.
+    if (!(await getFriend(deps.kv, sender.id, to))) {
+      await deleteMessage(deps.kv, message);
+      await deleteBlob(deps.kv, filename);
+      await clearUnread(deps.kv, to, sender.id);
+      throw new AppError(403, `${sender.id} and ${to} are no longer friends`);
+    }
     deps.metrics.inc("babble_voice_messages_total", { from: senderType });
     return { filename: message.chat, friend_type: senderType };
   }
 
   app.post(r.appUploader.path, async (c) => {
+    // Check a header or query token before reading a large upload.
+    const early = tokenOf(c) ? await caller(c, ["user"]) : null;
     const b = await input(c, r.appUploader);
-    const me = await caller(c, ["user"], b);
+    const me = early ?? await caller(c, ["user"], b);
     if (b.user_id !== me.id) {
       throw new AppError(403, `"user_id" ${b.user_id} is not the token's user`);
     }
@@ -160,8 +172,9 @@ export function voiceFeature(
   });
 
   app.post(r.toyUploader.path, async (c) => {
+    const early = tokenOf(c) ? await caller(c, ["user", "toy"]) : null;
     const b = await input(c, r.toyUploader);
-    const me = await caller(c, ["user", "toy"], b);
+    const me = early ?? await caller(c, ["user", "toy"], b);
     await assertActsAs(deps.kv, me, b.user_id, "user_id");
     if (!(await getToy(deps.kv, b.user_id))) {
       throw new AppError(

@@ -84,11 +84,20 @@ Deno.test("the app pushes music to its toy; the server sets from_user, whatever 
   const bare = await toy.next((f) => f.music === "three_little_pigs.mp3");
   assert.equal(bare.type, "music");
 
-  // And the toy answers its parent.
-  toy.send({ to_user: family.userId, type: "chat", text: "more!" });
+  // And the toy answers its parent. A relayed frame never passes for a
+  // durable chat event: it is typed "notice" and loses the server's fields.
+  toy.send({
+    to_user: family.userId,
+    type: "chat",
+    text: "more!",
+    seq: 1e15,
+    chat_id: "forged",
+  });
   const back = await app.next((f) => f.text === "more!");
   assert.equal(back.from_user, family.toyId);
-  assert.equal(back.type, "chat");
+  assert.equal(back.type, "notice");
+  assert.equal(back.seq, undefined);
+  assert.equal(back.chat_id, undefined);
 });
 
 Deno.test("bad frames get an error frame; the socket and the server stay up", async () => {
