@@ -268,7 +268,12 @@ export class Hub {
       }
     }
     for await (
-      const e of this.#kv.list<Signal>({ prefix: ["signal_log", principalId] })
+      const e of this.#kv.list<Signal>(
+        { prefix: ["signal_log", principalId] },
+        {
+          limit: 200,
+        },
+      )
     ) {
       const s = e.value;
       const seen = w.seenSignals ??= new Map();

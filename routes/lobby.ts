@@ -216,6 +216,9 @@ export function lobbyFeature(
         400,
       );
     }
+    // Frames are buffered whole by the runtime before any size check, so
+    // unauthenticated upgrades are rate-limited per address.
+    limiter.take(`lobby-socket:${clientAddress(c)}`, 60, 60_000, "connections");
     return upgradeLobbySocket(c, hub);
   });
 

@@ -413,6 +413,12 @@ export function toyApiFeature(): Feature {
     const { kv } = c.get("deps");
     const b = await input(c, routes.addReq);
     const me = await caller(c, ["user", "toy"], b);
+    c.get("deps").limiter.take(
+      `add_req:${me.id}`,
+      30,
+      60_000,
+      "friend requests",
+    );
     await assertActsAs(kv, me, b.req_user, "req_user");
     const request = await addRequest(kv, b);
     return ok(c, "Successful Added Friends Request", { req_id: request._id });
