@@ -65,9 +65,16 @@ export async function startServer(
     features.push(lobbyFeature(deps));
     features.push(qrLoginFeature(deps));
     const app = createApp(deps, features);
+    const fastPaths = features.flatMap((f) => f.fastPath ? [f.fastPath] : []);
     server = Deno.serve(
       { port: config.port, hostname: config.host, onListen: () => {} },
-      (req, info) => app.fetch(req, info),
+      (req, info) => {
+        for (const fast of fastPaths) {
+          const res = fast(req);
+          if (res) return res;
+        }
+        return app.fetch(req, info);
+      },
     );
   } catch (err) {
     // Close what was opened before the failure, so a failed start leaks nothing.

@@ -14,8 +14,10 @@ import type { Context } from "hono";
 import {
   type AppDeps,
   type AppEnv,
+  asAppError,
   type Feature,
   subApp,
+  toyErrorBody,
 } from "../routes/app.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { isUpgrade, upgradeSocket } from "./ws.ts";
@@ -32,6 +34,7 @@ import { isUpgrade, upgradeSocket } from "./ws.ts";
  */
 
 const ID = /^[0-9a-f]{24}$/;
+const SOCKET_PATH = /^\/(app|toy)\/([^/]*)$/;
 
 const frameSchema = z.looseObject({
   to_user: z.string().regex(ID, "must be a 24-character hex id"),
@@ -234,51 +237,73 @@ export function toySocketsFeature(
     deps.metrics.incSeries("babble_frames_relayed_total");
   }
 
-  function socketRoute(kind: "app" | "toy") {
-    return async (c: Context<AppEnv>) => {
-      const id = c.req.param("id") ?? "";
-      if (!isUpgrade(c.req.raw)) {
-        throw new AppError(
-          400,
-          "this is a WebSocket endpoint: send an Upgrade request",
-        );
-      }
-      if (!ID.test(id)) {
-        throw new AppError(400, `"${id.slice(0, 40)}" is not an id`);
-      }
-      const me = await authenticate(deps, c.req.raw, kind, id);
-      const cursor = await startCursor(deps.kv, me.id, new URL(c.req.url));
-      let reach: Map<string, number> | undefined;
-      let conn: Connection | null = null;
-      const stillValid = sessionCheck(deps, c.req.raw, me);
-      return upgradeSocket(
-        c.req.raw,
-        {
-          onOpen(peer) {
-            conn = {
-              principalId: me.id,
-              peer,
-              cursor,
-              since: Date.now(),
-              stillValid,
-            };
-            hub.attach(conn);
-          },
-          onText: (_peer, text) =>
-            conn ? handleFrame(conn, me, reach ??= new Map(), text) : undefined,
-          onClose() {
-            if (conn) hub.detach(conn);
-          },
-        },
-        { idleTimeoutSec, maxBufferedBytes },
-        onError,
+  /** Authenticates and upgrades one socket request for `kind` `id`. */
+  async function openSocket(
+    kind: "app" | "toy",
+    id: string,
+    req: Request,
+  ): Promise<Response> {
+    if (!isUpgrade(req)) {
+      throw new AppError(
+        400,
+        "this is a WebSocket endpoint: send an Upgrade request",
       );
-    };
+    }
+    if (!ID.test(id)) {
+      throw new AppError(400, `"${id.slice(0, 40)}" is not an id`);
+    }
+    const me = await authenticate(deps, req, kind, id);
+    const cursor = await startCursor(deps.kv, me.id, new URL(req.url));
+    let reach: Map<string, number> | undefined;
+    let conn: Connection | null = null;
+    const stillValid = sessionCheck(deps, req, me);
+    return upgradeSocket(
+      req,
+      {
+        onOpen(peer) {
+          conn = {
+            principalId: me.id,
+            peer,
+            cursor,
+            since: Date.now(),
+            stillValid,
+          };
+          hub.attach(conn);
+        },
+        onText: (_peer, text) =>
+          conn ? handleFrame(conn, me, reach ??= new Map(), text) : undefined,
+        onClose() {
+          if (conn) hub.detach(conn);
+        },
+      },
+      { idleTimeoutSec, maxBufferedBytes },
+      onError,
+    );
   }
 
-  app.get("/app/:id", socketRoute("app"));
-  app.get("/toy/:id", socketRoute("toy"));
-  return { app, close: () => hub.close() };
+  for (const kind of ["app", "toy"] as const) {
+    app.get(
+      `/${kind}/:id`,
+      (c: Context<AppEnv>) =>
+        openSocket(kind, c.req.param("id") ?? "", c.req.raw),
+    );
+  }
+
+  /**
+   * Socket upgrades skip the HTTP middleware (no CORS, no body): a socket
+   * lives long, and nothing of a request context should stay with it.
+   */
+  function fastPath(req: Request): Promise<Response> | null {
+    if (!isUpgrade(req)) return null;
+    const match = SOCKET_PATH.exec(new URL(req.url).pathname);
+    if (!match) return null;
+    return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
+      const e = asAppError(err, deps.log);
+      return Response.json(toyErrorBody(e), { status: e.status });
+    });
+  }
+
+  return { app, close: () => hub.close(), fastPath };
 }
 
 /**

@@ -28,6 +28,8 @@ export type AppEnv = {
 export interface Feature {
   app: Hono<AppEnv>;
   close?: () => Promise<void> | void;
+  /** Requests this feature answers before the HTTP middleware, or null. */
+  fastPath?: (req: Request) => Promise<Response> | null;
 }
 
 /** Renders an error in the smart-toy envelope: {code, msg, data}. */
