@@ -64,12 +64,9 @@ export function subApp(): Hono<AppEnv> {
  */
 export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const origins = deps.config.corsOrigins.split(",").map((o) => o.trim());
   const corsHandler = cors({
-    origin: deps.config.corsOrigins.split(",").map((s) =>
-        s.trim()
-      ).includes("*")
-      ? "*"
-      : deps.config.corsOrigins.split(",").map((s) => s.trim()),
+    origin: origins.includes("*") ? "*" : origins,
     allowHeaders: ["Authorization", "Content-Type", "Range"],
     exposeHeaders: ["Content-Range", "Content-Length", "Accept-Ranges"],
   });
