@@ -5,6 +5,7 @@ import {
   TcpPeer,
 } from "../../realtime/lobby_tcp.ts";
 import { postJson, startTestServer } from "../_server.ts";
+import { ReplyQueue } from "../_replies.ts";
 
 /**
  * The lobby over raw TCP: the incremental JSON splitter on its own, then a
@@ -137,9 +138,7 @@ Deno.test("TcpPeer: a client that does not read is cut off at the bound", () => 
 /** A TCP client that reads newline-delimited JSON replies. */
 class LineClient {
   readonly conn: Deno.TcpConn;
-  #lines: Record<string, unknown>[] = [];
-  #waiter: (() => void) | null = null;
-  #ended = false;
+  #replies = new ReplyQueue();
   #reading: Promise<void>;
 
   private constructor(conn: Deno.TcpConn) {
@@ -164,16 +163,14 @@ class LineClient {
         text += decoder.decode(buffer.subarray(0, n), { stream: true });
         let newline;
         while ((newline = text.indexOf("\n")) >= 0) {
-          this.#lines.push(JSON.parse(text.slice(0, newline)));
+          this.#replies.push(JSON.parse(text.slice(0, newline)));
           text = text.slice(newline + 1);
         }
-        this.#waiter?.();
       }
     } catch {
       // closed
     }
-    this.#ended = true;
-    this.#waiter?.();
+    this.#replies.end();
   }
 
   async write(data: string | Uint8Array): Promise<void> {
@@ -186,32 +183,16 @@ class LineClient {
   }
 
   /** The next reply (pings skipped unless asked for). */
-  async next(
-    { pings = false, timeoutMs = 5000 } = {},
+  next(
+    options: { pings?: boolean; timeoutMs?: number } = {},
   ): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (this.#lines.length) {
-        const line = this.#lines.shift()!;
-        if (pings || line.type !== "ping") return line;
-      }
-      if (this.#ended) throw new Error("connection closed by the server");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("no reply in time");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      this.#waiter = null;
-    }
+    return this.#replies.next(options);
   }
 
   /** Resolves once the server has closed the connection. */
   async ended(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) {
+    while (!this.#replies.ended) {
       if (Date.now() > deadline) throw new Error("still open");
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

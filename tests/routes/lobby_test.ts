@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { issueLobbyToken } from "../../domain/lobby.ts";
 import { postForm, postJson, startTestServer } from "../_server.ts";
+import { ReplyQueue } from "../_replies.ts";
 
 /**
  * The ChatServer lobby (seed 003, API3.1.3.md) over HTTP and WebSocket,
@@ -21,21 +22,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A WebSocket client of `/api/socket` with a queue of received objects. */
 class SocketClient {
   readonly ws: WebSocket;
-  #frames: Record<string, unknown>[] = [];
-  #waiter: (() => void) | null = null;
+  #frames = new ReplyQueue();
   readonly closed: Promise<void>;
-  #isClosed = false;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
-    ws.onmessage = (event) => {
-      this.#frames.push(JSON.parse(event.data));
-      this.#waiter?.();
-    };
+    ws.onmessage = (event) => this.#frames.push(JSON.parse(event.data));
     this.closed = new Promise((resolve) => {
       ws.addEventListener("close", () => {
-        this.#isClosed = true;
-        this.#waiter?.();
+        this.#frames.end();
         resolve();
       });
     });
@@ -58,26 +53,10 @@ class SocketClient {
   }
 
   /** The next frame (pings skipped unless asked for). */
-  async next(
-    { pings = false, timeoutMs = 5000 } = {},
+  next(
+    options: { pings?: boolean; timeoutMs?: number } = {},
   ): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      while (this.#frames.length) {
-        const frame = this.#frames.shift()!;
-        if (pings || frame.type !== "ping") return frame;
-      }
-      if (this.#isClosed) throw new Error("socket closed");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("no frame in time");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      this.#waiter = null;
-    }
+    return this.#frames.next({ ...options, what: "frame" });
   }
 
   async ask(message: unknown): Promise<Record<string, unknown>> {
@@ -93,11 +72,11 @@ class SocketClient {
   }
 
   get isClosed(): boolean {
-    return this.#isClosed;
+    return this.#frames.ended;
   }
 
   async close(): Promise<void> {
-    if (!this.#isClosed) this.ws.close();
+    if (!this.#frames.ended) this.ws.close();
     await this.closed;
   }
 
