@@ -114,7 +114,6 @@ export function upgradeSocket(
     guard(() => handlers.onText?.(peer, event.data));
   };
   socket.onclose = () => guard(() => handlers.onClose?.(peer));
-  socket.onerror = () => {};
   return response;
 }
 
