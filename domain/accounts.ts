@@ -2,7 +2,7 @@ import { AppError } from "./errors.ts";
 import { newId, randomHex, sha256Hex } from "./ids.ts";
 import { deleteKeys } from "./kv.ts";
 import { cached, touch } from "./cache.ts";
-import { deliveryKey } from "./messages.ts";
+import { ringDelivery } from "./messages.ts";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./passwords.ts";
 
 /**
@@ -171,7 +171,7 @@ export async function revokeSession(kv: Deno.Kv, token: string): Promise<void> {
     op.delete(["sessions_by_principal", session.principal.id, hash]);
     // Ring the principal's delivery key: its open sockets re-check their
     // credentials and close if this was their token.
-    op.sum(deliveryKey(session.principal.id), 1n);
+    ringDelivery(op, session.principal.id);
   }
   await op.commit();
   await touch(kv, "sessions");
@@ -190,5 +190,5 @@ export async function revokeAllSessions(
   }
   await deleteKeys(kv, keys);
   await touch(kv, "sessions");
-  await kv.atomic().sum(deliveryKey(principalId), 1n).commit();
+  await ringDelivery(kv.atomic(), principalId).commit();
 }

@@ -9,7 +9,8 @@ import { deleteKeys } from "./kv.ts";
  * | ------------------------------ | -------------------------------------- |
  * | ["messages", chatId, msgId]    | Message (the chat's history)           |
  * | ["inbox", recipientId, seq]    | Message (delivery log, kept 30 days)   |
- * | ["delivery", recipientId]      | Deno.KvU64 bell: bumped by every message and signal to it |
+ * | ["delivery", recipientId]      | Deno.KvU64: bumped by every message and signal to it |
+ * | ["delivery_bell", shard]       | Deno.KvU64: bumped with the delivery key of any principal in the shard |
  * | ["delivery_seq"]               | number: the last inbox position given out |
  * | ["delivered", recipientId]     | number: last seq sent to a socket      |
  * | ["unread", ownerId, fromId]    | Deno.KvU64, bumped with `sum`          |
@@ -113,9 +114,40 @@ export class MessageWriter {
   }
 }
 
-/** The delivery key of a principal: watched by the instances holding its sockets. */
+/** The delivery key of a principal: bumped by everything sent to it. */
 export function deliveryKey(principalId: string): Deno.KvKey {
   return ["delivery", principalId];
+}
+
+/** Bell shards: instances watch these, not one key per principal. */
+export const BELL_SHARDS = 1024;
+
+/** The bell shard of a principal (FNV-1a of its id). */
+export function shardOf(principalId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < principalId.length; i++) {
+    hash = Math.imul(hash ^ principalId.charCodeAt(i), 0x01000193);
+  }
+  return (hash >>> 0) % BELL_SHARDS;
+}
+
+/** The bell key of a shard. */
+export function bellKey(shard: number): Deno.KvKey {
+  return ["delivery_bell", shard];
+}
+
+/**
+ * Adds to `op` what tells instances that `principalId` has something new:
+ * a `sum` on its delivery key and on its shard's bell.
+ */
+export function ringDelivery(
+  op: Deno.AtomicOperation,
+  principalId: string,
+): Deno.AtomicOperation {
+  return op.sum(deliveryKey(principalId), 1n).sum(
+    bellKey(shardOf(principalId)),
+    1n,
+  );
 }
 
 const SEQ_KEY: Deno.KvKey = ["delivery_seq"];
@@ -156,7 +188,7 @@ async function commitBatch(
       op.sum(["unread", to, from], BigInt(n));
     }
     for (const to of new Set(inputs.map((m) => m.to_user))) {
-      op.sum(deliveryKey(to), 1n);
+      ringDelivery(op, to);
     }
     op.set(SEQ_KEY, seq);
     const res = await op.commit().catch((err) => {

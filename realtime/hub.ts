@@ -3,9 +3,12 @@ import type { Metrics } from "../domain/metrics.ts";
 import { newId } from "../domain/ids.ts";
 import {
   advanceDelivered,
+  bellKey,
   deliveryKey,
   type Message,
   readInbox,
+  ringDelivery,
+  shardOf,
 } from "../domain/messages.ts";
 import type { Peer } from "./ws.ts";
 
@@ -13,12 +16,14 @@ import type { Peer } from "./ws.ts";
  * This instance's connection registry and delivery loop.
  *
  * Every principal's delivery key (domain/messages.ts) is bumped with `sum`
- * by each durable message and each cross-instance signal sent to it. The
- * hub watches the delivery keys of the principals with a socket here, ten
- * keys to a `kv.watch` (one watch per principal would cost more memory than
- * the socket itself). When a key's versionstamp moves (watch may coalesce
- * several changes), each socket of that principal gets everything in its
- * inbox after its own cursor, and any new signals.
+ * by each durable message and each cross-instance signal sent to it, and so
+ * is the bell of the principal's shard (1,024 shards). The hub watches the
+ * bells of the shards that hold a principal with a socket here, ten bells to
+ * a `kv.watch`: a fixed, small number of watches however many sockets are
+ * open. When a bell's versionstamp moves (watch may coalesce several
+ * changes), the hub reads the delivery keys of its local principals in that
+ * shard, and each principal whose key moved gets, on each of its sockets,
+ * everything in its inbox after the socket's cursor, and any new signals.
  *
  * Ephemeral signals (a music push, a chat notice): sent straight to local
  * sockets; when the recipient has none here, written to a short-lived
@@ -49,18 +54,20 @@ interface Signal {
 
 interface Watched {
   conns: Set<Connection>;
-  group: WatchGroup;
+  shard: number;
+  /** The delivery key's versionstamp when last checked (undefined: never). */
+  stamp?: string | null;
   delivering: boolean;
   dirty: boolean;
   /** Signals already sent, by id (created on first use). */
   seenSignals: Map<string, number> | null;
 }
 
-/** Up to ten principals whose delivery keys share one `kv.watch`. */
+/** Up to ten bell shards that share one `kv.watch`. */
 interface WatchGroup {
-  principals: Set<string>;
-  /** The last versionstamp seen per principal's delivery key. */
-  stamps: Map<string, string | null>;
+  shards: Set<number>;
+  /** The last versionstamp seen per shard's bell. */
+  stamps: Map<number, string | null>;
   stop: () => void;
   restartTimer: ReturnType<typeof setTimeout> | null;
 }
@@ -93,6 +100,8 @@ export class Hub {
   #log: Logger;
   #metrics: Metrics;
   #watched = new Map<string, Watched>();
+  /** Local principals by bell shard, and the watch group of each shard. */
+  #shards = new Map<number, { principals: Set<string>; group: WatchGroup }>();
   #groups = new Set<WatchGroup>();
   #open: WatchGroup | null = null;
   #localSignals: string;
@@ -131,34 +140,42 @@ export class Hub {
     }
     let w = this.#watched.get(conn.principalId);
     if (!w) {
+      const shard = shardOf(conn.principalId);
       w = {
         conns: new Set(),
-        group: this.#groupFor(conn.principalId),
+        shard,
         delivering: false,
         dirty: false,
         seenSignals: null,
       };
       this.#watched.set(conn.principalId, w);
+      let local = this.#shards.get(shard);
+      if (!local) {
+        local = { principals: new Set(), group: this.#groupFor(shard) };
+        this.#shards.set(shard, local);
+      }
+      local.principals.add(conn.principalId);
     }
     w.conns.add(conn);
     this.#deliver(conn.principalId);
   }
 
-  /** Unregisters a socket (idempotent); the last one of a principal leaves its watch. */
+  /** Unregisters a socket (idempotent); the last one of a principal leaves its shard. */
   detach(conn: Connection): void {
     const w = this.#watched.get(conn.principalId);
     if (!w || !w.conns.delete(conn)) return;
-    if (w.conns.size === 0) {
-      this.#watched.delete(conn.principalId);
-      const group = w.group;
-      group.principals.delete(conn.principalId);
-      group.stamps.delete(conn.principalId);
-      if (group.principals.size === 0) {
-        this.#stopGroup(group);
-      } else {
-        this.#scheduleRestart(group);
-      }
-    }
+    if (w.conns.size > 0) return;
+    this.#watched.delete(conn.principalId);
+    const local = this.#shards.get(w.shard);
+    if (!local) return;
+    local.principals.delete(conn.principalId);
+    if (local.principals.size > 0) return;
+    this.#shards.delete(w.shard);
+    const group = local.group;
+    group.shards.delete(w.shard);
+    group.stamps.delete(w.shard);
+    if (group.shards.size === 0) this.#stopGroup(group);
+    else this.#scheduleRestart(group);
   }
 
   #stopGroup(group: WatchGroup): void {
@@ -169,16 +186,14 @@ export class Hub {
     if (this.#open === group) this.#open = null;
   }
 
-  /** A watch group with room for one more principal (a new one if none has). */
-  #groupFor(principalId: string): WatchGroup {
+  /** A watch group with room for one more shard (a new one if none has). */
+  #groupFor(shard: number): WatchGroup {
     let group = this.#open;
-    if (!group || group.principals.size >= KEYS_PER_WATCH) {
+    if (!group || group.shards.size >= KEYS_PER_WATCH) {
       // Refill a group others left before starting a new watch.
-      group = [...this.#groups].find((g) =>
-        g.principals.size < KEYS_PER_WATCH
-      ) ??
+      group = [...this.#groups].find((g) => g.shards.size < KEYS_PER_WATCH) ??
         {
-          principals: new Set(),
+          shards: new Set(),
           stamps: new Map(),
           stop: () => {},
           restartTimer: null,
@@ -186,7 +201,7 @@ export class Hub {
       this.#groups.add(group);
       this.#open = group;
     }
-    group.principals.add(principalId);
+    group.shards.add(shard);
     this.#scheduleRestart(group);
     return group;
   }
@@ -203,7 +218,7 @@ export class Hub {
     group.restartTimer = setTimeout(() => {
       group.restartTimer = null;
       group.stop();
-      if (this.#closed || group.principals.size === 0) return;
+      if (this.#closed || group.shards.size === 0) return;
       this.#watch(group);
     }, RESTART_DELAY_MS);
   }
@@ -220,16 +235,19 @@ export class Hub {
       return;
     }
     const signal: Signal = { id: newId(), at: Date.now(), frame };
-    await this.#kv.atomic()
-      .set(["signal_log", to, signal.id], signal, { expireIn: SIGNAL_TTL_MS })
-      .sum(deliveryKey(to), 1n)
-      .commit();
+    await ringDelivery(
+      this.#kv.atomic()
+        .set(["signal_log", to, signal.id], signal, {
+          expireIn: SIGNAL_TTL_MS,
+        }),
+      to,
+    ).commit();
     this.#metrics.incSeries(this.#kvSignals);
   }
 
   #watch(group: WatchGroup): void {
-    const principals = [...group.principals];
-    const reader = this.#kv.watch(principals.map(deliveryKey)).getReader();
+    const shards = [...group.shards];
+    const reader = this.#kv.watch(shards.map(bellKey)).getReader();
     let stopped = false;
     group.stop = () => {
       stopped = true;
@@ -240,16 +258,16 @@ export class Hub {
         const { value, done } = await reader.read();
         if (done || !value || stopped) return;
         value.forEach((entry, i) => {
-          const principalId = principals[i];
-          if (!group.principals.has(principalId)) return;
+          const shard = shards[i];
+          if (!group.shards.has(shard)) return;
           // Compare with the last stamp seen, not the watch's previous value:
-          // a change made while the watch was being re-created still counts.
+          // a ring while the watch was being re-created still counts.
           if (
-            group.stamps.has(principalId) &&
-            group.stamps.get(principalId) === entry.versionstamp
+            group.stamps.has(shard) &&
+            group.stamps.get(shard) === entry.versionstamp
           ) return;
-          group.stamps.set(principalId, entry.versionstamp);
-          this.#deliver(principalId);
+          group.stamps.set(shard, entry.versionstamp);
+          this.#track(this.#checkShard(shard));
         });
       }
     };
@@ -258,6 +276,26 @@ export class Hub {
         if (!stopped) this.#log.warn("watch ended", { error: String(err) });
       }),
     );
+  }
+
+  /** Delivers to every local principal of `shard` whose delivery key moved. */
+  async #checkShard(shard: number): Promise<void> {
+    const principals = [...(this.#shards.get(shard)?.principals ?? [])];
+    for (let i = 0; i < principals.length; i += 10) {
+      const batch = principals.slice(i, i + 10);
+      const entries = await this.#kv.getMany(batch.map(deliveryKey)).catch(
+        (err) => {
+          this.#log.warn("delivery check failed", { error: String(err) });
+          return [];
+        },
+      );
+      entries.forEach((entry, j) => {
+        const w = this.#watched.get(batch[j]);
+        if (!w || w.stamp === entry.versionstamp) return;
+        w.stamp = entry.versionstamp;
+        this.#deliver(batch[j]);
+      });
+    }
   }
 
   async #readSignals(principalId: string, w: Watched): Promise<void> {
@@ -362,6 +400,7 @@ export class Hub {
   async close(): Promise<void> {
     this.#closed = true;
     for (const group of [...this.#groups]) this.#stopGroup(group);
+    this.#shards.clear();
     for (const w of this.#watched.values()) {
       for (const conn of w.conns) {
         conn.peer.close(1001, "server is shutting down");

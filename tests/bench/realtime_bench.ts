@@ -414,7 +414,7 @@ async function benchIdle(dir: string, kvPath: string, store: Store) {
     bareRelay: bare,
     breakdownKbPerSocket: {
       denoWebSocket: bare.kbPerSocket,
-      watchPerPrincipal: round(babble.kbPerSocket - shared.kbPerSocket),
+      perPrincipalDelivery: round(babble.kbPerSocket - shared.kbPerSocket),
       restOfBabble: round(shared.kbPerSocket - bare.kbPerSocket),
     },
     goal: `≤ ${IDLE_KB_GOAL} KB per socket`,
