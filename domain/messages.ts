@@ -187,9 +187,13 @@ async function commitBatch(
     for (const [to, from, n] of unread.values()) {
       op.sum(["unread", to, from], BigInt(n));
     }
+    // One sum per recipient and one per bell shard, however many messages.
+    const shards = new Set<number>();
     for (const to of new Set(inputs.map((m) => m.to_user))) {
-      ringDelivery(op, to);
+      op.sum(deliveryKey(to), 1n);
+      shards.add(shardOf(to));
     }
+    for (const shard of shards) op.sum(bellKey(shard), 1n);
     op.set(SEQ_KEY, seq);
     const res = await op.commit().catch((err) => {
       if (isStoreLocked(err)) return { ok: false as const };
