@@ -224,16 +224,27 @@ export class Hub {
   }
 
   /**
-   * Sends an ephemeral frame to `to`: at once to its sockets here, else
-   * through KV to whichever instance holds them. Not stored for later.
+   * Sends an ephemeral frame to `to`: at once to its sockets here (returns
+   * undefined), else through KV to whichever instance holds them (returns
+   * the commit). Not stored for later.
    */
-  async signal(to: string, frame: Record<string, unknown>): Promise<void> {
+  signal(
+    to: string,
+    frame: Record<string, unknown>,
+  ): Promise<void> | undefined {
     const w = this.#watched.get(to);
     if (w && w.conns.size) {
       for (const conn of [...w.conns]) this.#send(conn, frame);
       this.#metrics.incSeries(this.#localSignals);
-      return;
+      return undefined;
     }
+    return this.#signalThroughKv(to, frame);
+  }
+
+  async #signalThroughKv(
+    to: string,
+    frame: Record<string, unknown>,
+  ): Promise<void> {
     const signal: Signal = { id: newId(), at: Date.now(), frame };
     await ringDelivery(
       this.#kv.atomic()
