@@ -1,5 +1,10 @@
 import { parseArgs } from "node:util";
-import { type Config, loadConfig, settingsHelp } from "./domain/config.ts";
+import {
+  type Config,
+  loadConfig,
+  SETTINGS,
+  settingsHelp,
+} from "./domain/config.ts";
 import { closeKv, migrate, openKv } from "./domain/kv.ts";
 import { startCaches, stopCaches } from "./domain/cache.ts";
 import { createLogger, silentLogger } from "./domain/log.ts";
@@ -143,9 +148,7 @@ async function serve(args: string[]): Promise<void> {
 }
 
 function settingsFlags(): string[] {
-  return settingsHelp().split("\n").map((line) =>
-    line.trim().split(/\s+/)[0].slice(2)
-  );
+  return Object.values(SETTINGS).map((setting) => setting.flag);
 }
 
 /** Entry point: dispatches subcommands; `serve` is the default. */

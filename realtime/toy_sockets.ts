@@ -50,6 +50,28 @@ export interface ToySocketOptions {
 /** Frames per second a principal may relay through KV (to other instances). */
 const KV_FRAMES_PER_SECOND = 200;
 
+/** What a socket request presents: a device key (toys) or a session token. */
+function credentialsOf(
+  req: Request,
+): { deviceKey: string | null; token: string | null } {
+  const url = new URL(req.url);
+  return {
+    deviceKey: url.searchParams.get("device_key")?.toLowerCase() ?? null,
+    token: req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ??
+      url.searchParams.get("token"),
+  };
+}
+
+/** True while `deviceKey` opens toy `toyId` (the device is bound to it). */
+async function deviceOpens(
+  deps: AppDeps,
+  deviceKey: string,
+  toyId: string,
+): Promise<boolean> {
+  const opened = await openToy(deps.kv, deviceKey);
+  return opened.code === 0 && opened.toy._id === toyId;
+}
+
 /**
  * How a socket re-checks its credentials when its delivery key moves (a
  * logout or unbind bumps it): the session token still resolves, or the
@@ -60,17 +82,11 @@ function sessionCheck(
   req: Request,
   me: Principal,
 ): () => Promise<boolean> {
-  const url = new URL(req.url);
-  const deviceKey = url.searchParams.get("device_key");
+  const { deviceKey, token } = credentialsOf(req);
   if (me.kind === "toy" && deviceKey) {
-    return async () => {
-      const opened = await openToy(deps.kv, deviceKey.toLowerCase());
-      return opened.code === 0 && opened.toy._id === me.id;
-    };
+    return () => deviceOpens(deps, deviceKey, me.id);
   }
-  const token = req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ??
-    url.searchParams.get("token") ?? "";
-  return async () => (await resolveSession(deps.kv, token))?.id === me.id;
+  return async () => (await resolveSession(deps.kv, token ?? ""))?.id === me.id;
 }
 
 /** Seconds a reachability answer is cached per socket. */
@@ -82,20 +98,13 @@ async function authenticate(
   kind: "app" | "toy",
   id: string,
 ): Promise<Principal> {
-  const url = new URL(req.url);
-  if (kind === "toy") {
-    const deviceKey = url.searchParams.get("device_key");
-    if (deviceKey) {
-      const opened = await openToy(deps.kv, deviceKey.toLowerCase());
-      if (opened.code !== 0 || opened.toy._id !== id) {
-        throw new AppError(403, "device key does not belong to this toy");
-      }
-      return { kind: "toy", id };
+  const { deviceKey, token } = credentialsOf(req);
+  if (kind === "toy" && deviceKey) {
+    if (!(await deviceOpens(deps, deviceKey, id))) {
+      throw new AppError(403, "device key does not belong to this toy");
     }
+    return { kind: "toy", id };
   }
-  const header = req.headers.get("authorization");
-  const token = header?.replace(/^Bearer\s+/i, "") ??
-    url.searchParams.get("token");
   if (!token) {
     throw new AppError(401, "pass ?token= (or ?device_key= for a toy)");
   }

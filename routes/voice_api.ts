@@ -13,7 +13,7 @@ import {
   type MessageWriter,
   takeUnread,
 } from "../domain/messages.ts";
-import { assertActsAs, getToy } from "../domain/toys.ts";
+import { assertActsAs, getToy, mayActAs } from "../domain/toys.ts";
 import { type AppDeps, type Feature, subApp } from "./app.ts";
 import { api, caller, idField, input, tokenOf } from "./_http.ts";
 
@@ -241,13 +241,6 @@ async function allowedMember(
   me: Principal,
   members: [string, string],
 ): Promise<string> {
-  for (const m of members) {
-    try {
-      await assertActsAs(kv, me, m);
-      return m;
-    } catch {
-      // not this one
-    }
-  }
+  for (const m of members) if (await mayActAs(kv, me, m)) return m;
   throw new AppError(403, "this chat is not yours nor one of your toys'");
 }
