@@ -1,3 +1,5 @@
+import { migrateToSchema2 } from "./messages.ts";
+
 /**
  * Opening the store and migrating its schema forward.
  *
@@ -7,7 +9,7 @@
  */
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA_KEY = ["meta", "schema"] as const;
 
@@ -20,6 +22,8 @@ export interface Migration {
 /** Forward steps in order; version 1 is the empty store's layout. */
 const MIGRATIONS: Migration[] = [
   { version: 1, run: async () => {} },
+  // One copy per message beside its unread counter (domain/messages.ts).
+  { version: 2, run: (kv) => migrateToSchema2(kv) },
 ];
 
 const shared = new Map<string, { kv: Deno.Kv; refs: number }>();

@@ -1,27 +1,35 @@
 import { AppError } from "./errors.ts";
-import { newId } from "./ids.ts";
 import { deleteKeys } from "./kv.ts";
 
 /**
- * Voice messages, per-recipient inboxes, unread counters and delivery keys.
+ * Voice messages, unread counters and delivery keys.
  *
- * | key                            | value                                  |
- * | ------------------------------ | -------------------------------------- |
- * | ["messages", chatId, msgId]    | Message (the chat's history)           |
- * | ["inbox", recipientId, seq]    | Message (delivery log, kept 30 days)   |
- * | ["delivery", recipientId]      | Deno.KvU64: bumped by every message and signal to it |
- * | ["delivery_bell", shard]       | Deno.KvU64: bumped with the delivery key of any principal in the shard |
- * | ["delivery_seq"]               | number: the last inbox position given out |
- * | ["delivered", recipientId]     | number: last seq sent to a socket      |
- * | ["unread", ownerId, fromId]    | Deno.KvU64, bumped with `sum`          |
+ * | key                              | value                                  |
+ * | -------------------------------- | -------------------------------------- |
+ * | ["inbox", toId, fromId, seq]     | StoredMessage: one message, kept as history |
+ * | ["inbox", toId, fromId, true]    | Deno.KvU64: unread messages from `fromId`, bumped with `sum` |
+ * | ["delivery", recipientId]        | Deno.KvU64: bumped by every message and signal to it |
+ * | ["delivery_bell", shard]         | Deno.KvU64: bumped with the delivery key of any principal in the shard |
+ * | ["delivery_seq"]                 | number: the last message position given out |
+ * | ["seq_floor", day]               | Deno.KvU64: the first position given out that day (UTC) |
+ * | ["delivered", recipientId]       | number: last seq sent to a socket      |
  *
- * A message is committed in one atomic op with its inbox entry, the
- * unread `sum` and a `sum` on the recipient's delivery key. Inbox positions
- * come from one store-wide sequence whose versionstamp every commit checks,
- * so positions grow in commit order even with several instances writing
- * (a recipient's positions have gaps; they never go back). One check per
- * commit lets a commit carry messages to any number of recipients.
- * Instances `watch` delivery keys and read "everything after my cursor".
+ * Each message is stored once, under its recipient and sender: that range
+ * is the recipient's mail from one friend, in order, and the two ranges of
+ * a pair are the pair's chat history. The unread counter (`true` sorts
+ * after every number) sits right after the newest message, so a message
+ * and its count land on the same storage page: on a SQLite file the cost
+ * of a commit follows the number of pages it touches, and this layout
+ * touches one random page per message where a separate history, inbox
+ * and counter touched three.
+ *
+ * Positions (`seq`) come from one store-wide sequence whose versionstamp
+ * every commit checks, so they grow in commit order even with several
+ * instances writing. One check per commit lets a commit carry messages to
+ * any number of recipients (group commit). A message id is its commit
+ * time (12 hex of ms) followed by its position (12 hex), so ids sort by
+ * time and an id alone finds its place. Instances `watch` delivery keys
+ * and read "everything after my cursor" (`readInbox`).
  */
 
 /** A voice message, in the seed's chat-record shape plus ids. */
@@ -38,7 +46,7 @@ export interface Message {
   friend_type: "app" | "toy";
   /** Seconds since the epoch (float), as the seed. */
   create_time: number;
-  /** Position in the recipient's inbox. */
+  /** Position in the store-wide message sequence. */
   seq: number;
 }
 
@@ -48,10 +56,77 @@ export type NewMessage = Pick<
   "chat_id" | "from_user" | "to_user" | "chat" | "friend_type"
 >;
 
-const INBOX_TTL_MS = 30 * 24 * 3600 * 1000;
-/** Messages per commit: 4 mutations each, well under 1000 and 800 KiB. */
-const MAX_MESSAGES_PER_COMMIT = 150;
+/**
+ * What is stored: the rest is in the key (recipient, sender, seq) or
+ * follows from it (the id). Compact, because bytes written cost time.
+ */
+type StoredMessage = [
+  chatId: string,
+  file: string,
+  kind: 0 | 1,
+  createdMs: number,
+];
 
+/** Where the unread counter sits in a sender's range. */
+const UNREAD = true;
+/** Reconnect replay reaches back at most this far. */
+const REPLAY_WINDOW_MS = 30 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+/** Messages per commit: at most 3 mutations each, under 1000 and 800 KiB. */
+const MAX_MESSAGES_PER_COMMIT = 200;
+
+function messageKey(to: string, from: string, seq: number): Deno.KvKey {
+  return ["inbox", to, from, seq];
+}
+
+/** The unread counter of `owner` for messages from `from`. */
+export function unreadKey(owner: string, from: string): Deno.KvKey {
+  return ["inbox", owner, from, UNREAD];
+}
+
+/** The id of the message at `seq`, committed at `ms`. */
+function messageId(ms: number, seq: number): string {
+  return ms.toString(16).padStart(12, "0") +
+    seq.toString(16).padStart(12, "0");
+}
+
+/** The position encoded in a message id (NaN for a malformed id). */
+export function seqOfId(id: string): number {
+  return /^[0-9a-f]{24}$/.test(id) ? parseInt(id.slice(12), 16) : NaN;
+}
+
+function toStored(m: Message): StoredMessage {
+  return [
+    m.chat_id,
+    m.chat,
+    m.friend_type === "toy" ? 1 : 0,
+    Math.round(m.create_time * 1000),
+  ];
+}
+
+function fromEntry(key: Deno.KvKey, v: StoredMessage): Message {
+  const [, to, from, seq] = key as [string, string, string, number];
+  const [chatId, file, kind, ms] = v;
+  return {
+    _id: messageId(ms, seq),
+    chat_id: chatId,
+    from_user: from,
+    to_user: to,
+    chat: file,
+    message: file,
+    friend_type: kind === 1 ? "toy" : "app",
+    create_time: ms / 1000,
+    seq,
+  };
+}
+
+/** Every message of a sender's range (not its counter). */
+function messageRange(to: string, from: string, after = 0, upTo?: number) {
+  return {
+    start: messageKey(to, from, after + 1),
+    end: messageKey(to, from, (upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1),
+  };
+}
 interface Pending {
   input: NewMessage;
   resolve: (m: Message) => void;
@@ -152,9 +227,13 @@ export function ringDelivery(
 
 const SEQ_KEY: Deno.KvKey = ["delivery_seq"];
 
+function floorKey(ms: number): Deno.KvKey {
+  return ["seq_floor", Math.floor(ms / DAY_MS)];
+}
+
 /**
  * Commits a batch of messages in one atomic op, retrying when another
- * writer took inbox positions meanwhile.
+ * writer took positions meanwhile.
  */
 async function commitBatch(
   kv: Deno.Kv,
@@ -165,19 +244,21 @@ async function commitBatch(
     let seq = head.value ?? 0;
     const op = kv.atomic().check(head);
     const now = Date.now();
+    op.min(floorKey(now), BigInt(seq + 1));
     const unread = new Map<string, [string, string, number]>();
     const messages = inputs.map((input) => {
+      seq++;
       const message: Message = {
-        _id: newId(now),
+        _id: messageId(now, seq),
         ...input,
         message: input.chat,
         create_time: now / 1000,
-        seq: ++seq,
+        seq,
       };
-      op.set(["messages", input.chat_id, message._id], message)
-        .set(["inbox", input.to_user, seq], message, {
-          expireIn: INBOX_TTL_MS,
-        });
+      op.set(
+        messageKey(input.to_user, input.from_user, seq),
+        toStored(message),
+      );
       const pair = `${input.to_user}/${input.from_user}`;
       const counted = unread.get(pair);
       if (counted) counted[2]++;
@@ -185,7 +266,7 @@ async function commitBatch(
       return message;
     });
     for (const [to, from, n] of unread.values()) {
-      op.sum(["unread", to, from], BigInt(n));
+      op.sum(unreadKey(to, from), BigInt(n));
     }
     // One sum per recipient and one per bell shard, however many messages.
     const shards = new Set<number>();
@@ -214,50 +295,102 @@ function isStoreLocked(err: unknown): boolean {
   return err instanceof Error && /database is locked/i.test(err.message);
 }
 
-/** The last inbox position of a recipient (0 when it has none). */
-export async function inboxHead(
-  kv: Deno.Kv,
-  recipient: string,
-): Promise<number> {
-  const iter = kv.list<Message>({ prefix: ["inbox", recipient] }, {
-    reverse: true,
-    limit: 1,
-  });
-  for await (const e of iter) return e.value.seq;
-  return 0;
+/** The last position given out in the whole store (0 when none). */
+export async function storeHead(kv: Deno.Kv): Promise<number> {
+  return (await kv.get<number>(SEQ_KEY)).value ?? 0;
 }
 
-/** Up to `limit` inbox messages of `recipient` after position `after`. */
+/**
+ * The position before the oldest message a reconnect replays: messages
+ * older than the replay window stay in history but are not pushed again.
+ */
+export async function replayFloor(
+  kv: Deno.Kv,
+  now = Date.now(),
+): Promise<number> {
+  const iter = kv.list<Deno.KvU64>({
+    start: floorKey(now - REPLAY_WINDOW_MS),
+    end: ["seq_floor", Number.MAX_SAFE_INTEGER],
+  }, { limit: 1 });
+  for await (const e of iter) return Number(e.value.value) - 1;
+  return await storeHead(kv);
+}
+
+/**
+ * Everyone with mail in `owner`'s inbox, in id order: one read per
+ * sender, jumping over each sender's messages (a skip scan).
+ */
+export async function sendersTo(
+  kv: Deno.Kv,
+  owner: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  let start: Deno.KvKey | undefined;
+  for (;;) {
+    const iter = kv.list(
+      start
+        ? { prefix: ["inbox", owner], start }
+        : { prefix: ["inbox", owner] },
+      { limit: 1 },
+    );
+    let next: string | undefined;
+    for await (const e of iter) next = e.key[2] as string;
+    if (next === undefined) return out;
+    out.push(next);
+    // "\0" appended sorts after every key whose third part is `next`.
+    start = ["inbox", owner, `${next}\0`];
+  }
+}
+
+/**
+ * Up to `limit` messages of `recipient` after position `after`, in order.
+ * Reads the store head first and nothing past it: every message at or
+ * below the head is committed, so a reader never skips one that commits
+ * while it reads.
+ */
 export async function readInbox(
   kv: Deno.Kv,
   recipient: string,
   after: number,
   limit = 100,
 ): Promise<Message[]> {
+  const head = await storeHead(kv);
+  if (head <= after) return [];
   const out: Message[] = [];
-  const iter = kv.list<Message>({
-    start: ["inbox", recipient, after + 1],
-    end: ["inbox", recipient, Number.MAX_SAFE_INTEGER],
-  }, { limit });
-  for await (const e of iter) out.push(e.value);
-  return out;
+  for (const from of await sendersTo(kv, recipient)) {
+    const iter = kv.list<StoredMessage>(
+      messageRange(recipient, from, after, head),
+      { limit },
+    );
+    for await (const e of iter) out.push(fromEntry(e.key, e.value));
+  }
+  return out.sort((a, b) => a.seq - b.seq).slice(0, limit);
 }
 
-/** The inbox position of message `id` of `recipient`, searching recent entries. */
+/**
+ * The position of message `id` in `recipient`'s inbox, or null when the
+ * recipient has no such message.
+ */
 export async function inboxPositionOf(
   kv: Deno.Kv,
   recipient: string,
   id: string,
 ): Promise<number | null> {
-  const iter = kv.list<Message>({ prefix: ["inbox", recipient] }, {
-    reverse: true,
-    limit: 1000,
-  });
-  for await (const e of iter) if (e.value._id === id) return e.value.seq;
+  const seq = seqOfId(id);
+  if (!Number.isSafeInteger(seq) || seq < 1) return null;
+  const keys = (await sendersTo(kv, recipient)).map((from) =>
+    messageKey(recipient, from, seq)
+  );
+  for (let i = 0; i < keys.length; i += 10) {
+    const entries = await kv.getMany<StoredMessage[]>(keys.slice(i, i + 10));
+    for (const e of entries) {
+      if (e.value && fromEntry(e.key, e.value)._id === id) return seq;
+    }
+  }
   return null;
 }
 
-/** The last inbox position handed to one of the recipient's sockets. */
+/** The last position handed to one of the recipient's sockets. */
 export async function deliveredCursor(
   kv: Deno.Kv,
   recipient: string,
@@ -285,40 +418,41 @@ export async function advanceDelivered(
   }
 }
 
-/** A chat's history, oldest first; `before` (a message id) pages backwards. */
-export async function listChat(
+/** The latest `limit` messages one way (`from` to `to`) before `before`, newest first. */
+async function latestOneWay(
   kv: Deno.Kv,
-  chatId: string,
-  { before, limit = 100 }: { before?: string; limit?: number } = {},
-): Promise<Message[]> {
-  const out: Message[] = [];
-  const selector = before
-    ? { prefix: ["messages", chatId], end: ["messages", chatId, before] }
-    : { prefix: ["messages", chatId] };
-  for await (const e of kv.list<Message>(selector, { reverse: true, limit })) {
-    out.push(e.value);
-  }
-  return out.reverse();
-}
-
-/** The latest `limit` messages of a chat sent by `from` to `to`, oldest first. */
-export async function latestFrom(
-  kv: Deno.Kv,
-  chatId: string,
+  to: string,
   from: string,
   limit: number,
+  before = Number.MAX_SAFE_INTEGER,
 ): Promise<Message[]> {
   const out: Message[] = [];
   if (limit <= 0) return out;
-  for await (
-    const e of kv.list<Message>({ prefix: ["messages", chatId] }, {
-      reverse: true,
-    })
-  ) {
-    if (e.value.from_user === from) out.push(e.value);
-    if (out.length >= limit) break;
-  }
-  return out.reverse();
+  const iter = kv.list<StoredMessage>(
+    messageRange(to, from, 0, before - 1),
+    { reverse: true, limit },
+  );
+  for await (const e of iter) out.push(fromEntry(e.key, e.value));
+  return out;
+}
+
+/**
+ * The chat history of a pair, oldest first; `before` (a message id)
+ * pages backwards.
+ */
+export async function listChat(
+  kv: Deno.Kv,
+  [a, b]: readonly [string, string],
+  { before, limit = 100 }: { before?: string; limit?: number } = {},
+): Promise<Message[]> {
+  const beforeSeq = before === undefined ? undefined : seqOfId(before);
+  if (Number.isNaN(beforeSeq)) return [];
+  const [toA, toB] = await Promise.all([
+    latestOneWay(kv, a, b, limit, beforeSeq),
+    latestOneWay(kv, b, a, limit, beforeSeq),
+  ]);
+  return [...toA, ...toB].sort((x, y) => y.seq - x.seq).slice(0, limit)
+    .reverse();
 }
 
 /** Unread messages of `owner` from `from`. */
@@ -327,7 +461,7 @@ export async function unreadFrom(
   owner: string,
   from: string,
 ): Promise<number> {
-  const v = (await kv.get<Deno.KvU64>(["unread", owner, from])).value;
+  const v = (await kv.get<Deno.KvU64>(unreadKey(owner, from))).value;
   return v ? Number(v.value) : 0;
 }
 
@@ -342,29 +476,28 @@ export async function clearUnread(
   from: string,
   entry?: Deno.KvEntryMaybe<Deno.KvU64>,
 ): Promise<boolean> {
-  const current = entry ?? await kv.get<Deno.KvU64>(["unread", owner, from]);
+  const current = entry ?? await kv.get<Deno.KvU64>(unreadKey(owner, from));
   if (current.versionstamp === null) return true;
-  const res = await kv.atomic().check(current).delete(["unread", owner, from])
+  const res = await kv.atomic().check(current).delete(unreadKey(owner, from))
     .commit();
   return res.ok;
 }
 
 /**
- * Reads the unread messages of `owner` from `from` in chat `chatId` and
- * clears the count, atomically with respect to new messages: a message
- * that lands meanwhile is returned next time, never lost.
+ * Reads the unread messages of `owner` from `from` and clears the count,
+ * atomically with respect to new messages: a message that lands meanwhile
+ * is returned next time, never lost.
  */
 export async function takeUnread(
   kv: Deno.Kv,
-  chatId: string,
   owner: string,
   from: string,
 ): Promise<Message[]> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const entry = await kv.get<Deno.KvU64>(["unread", owner, from]);
+    const entry = await kv.get<Deno.KvU64>(unreadKey(owner, from));
     const n = entry.value ? Number(entry.value.value) : 0;
-    const messages = await latestFrom(kv, chatId, from, n);
-    if (await clearUnread(kv, owner, from, entry)) return messages;
+    const messages = await latestOneWay(kv, owner, from, n);
+    if (await clearUnread(kv, owner, from, entry)) return messages.reverse();
   }
   throw new AppError(503, "unread counter is busy; retry");
 }
@@ -378,50 +511,109 @@ export async function unreadCounts(
   ownerId: string,
 ): Promise<Record<string, number> & { count: number }> {
   const out: Record<string, number> & { count: number } = { count: 0 };
-  for await (const e of kv.list<Deno.KvU64>({ prefix: ["unread", ownerId] })) {
-    const n = Number(e.value.value);
-    if (n === 0) continue;
-    out[e.key[2] as string] = n;
-    out.count += n;
+  const keys = (await sendersTo(kv, ownerId)).map((from) =>
+    unreadKey(ownerId, from)
+  );
+  for (let i = 0; i < keys.length; i += 10) {
+    const entries = await kv.getMany<Deno.KvU64[]>(keys.slice(i, i + 10));
+    for (const e of entries) {
+      const n = e.value ? Number(e.value.value) : 0;
+      if (n === 0) continue;
+      out[e.key[2] as string] = n;
+      out.count += n;
+    }
   }
   return out;
 }
 
-/** Deletes a chat's whole history (the blobs stay to the caller). */
-export async function deleteChatHistory(
+/**
+ * Deletes everything `a` and `b` sent each other: both ranges with their
+ * unread counters. Returns the voice files, for the caller to delete.
+ */
+export async function deleteConversation(
   kv: Deno.Kv,
-  chatId: string,
+  a: string,
+  b: string,
 ): Promise<string[]> {
   const keys: Deno.KvKey[] = [];
   const files: string[] = [];
-  for await (const e of kv.list<Message>({ prefix: ["messages", chatId] })) {
-    keys.push(e.key);
-    files.push(e.value.chat);
+  for (const [to, from] of [[a, b], [b, a]]) {
+    for await (const e of kv.list({ prefix: ["inbox", to, from] })) {
+      keys.push(e.key);
+      if (e.key[3] !== UNREAD) files.push((e.value as StoredMessage)[1]);
+    }
   }
   await deleteKeys(kv, keys);
   return files;
 }
 
-/** Keys of `recipient`'s inbox entries sent by `from` (to forget an unbound toy). */
-export async function inboxEntriesFrom(
+/** Deletes everything sent to `owner` (a toy being unbound). Returns the files. */
+export async function deleteInbox(
   kv: Deno.Kv,
-  recipient: string,
-  from: string,
-): Promise<Deno.KvKey[]> {
+  owner: string,
+): Promise<string[]> {
   const keys: Deno.KvKey[] = [];
-  for await (const e of kv.list<Message>({ prefix: ["inbox", recipient] })) {
-    if (e.value.from_user === from) keys.push(e.key);
+  const files: string[] = [];
+  for await (const e of kv.list({ prefix: ["inbox", owner] })) {
+    keys.push(e.key);
+    if (e.key[3] !== UNREAD) files.push((e.value as StoredMessage)[1]);
   }
-  return keys;
+  await deleteKeys(kv, keys);
+  return files;
 }
 
-/** Deletes one message from its chat's history and the recipient's inbox. */
+/** Deletes one message (its unread count stays to the caller). */
 export async function deleteMessage(
   kv: Deno.Kv,
   message: Message,
 ): Promise<void> {
-  await kv.atomic()
-    .delete(["messages", message.chat_id, message._id])
-    .delete(["inbox", message.to_user, message.seq])
-    .commit();
+  await kv.delete(messageKey(message.to_user, message.from_user, message.seq));
+}
+
+/** A message as schema 1 stored it (history and inbox copies). */
+interface MessageV1 extends Omit<Message, "seq"> {
+  seq?: number;
+}
+
+/**
+ * Schema 1 → 2: one copy per message under ["inbox", to, from, seq] with
+ * the unread counter beside it, replacing ["messages", chat, id] (history),
+ * ["inbox", to, seq] (a 30-day copy) and ["unread", owner, from]. Each
+ * step writes the new keys and deletes the old in one commit, so a run
+ * cut short resumes where it stopped. Message ids change (an id now holds
+ * its position); files, times and order stay.
+ */
+export async function migrateToSchema2(kv: Deno.Kv): Promise<void> {
+  let head = await storeHead(kv);
+  const batch: Deno.KvEntry<MessageV1>[] = [];
+  const flush = async () => {
+    const op = kv.atomic();
+    for (const e of batch) {
+      const m = e.value;
+      const seq = Number.isSafeInteger(m.seq) ? m.seq! : ++head;
+      head = Math.max(head, seq);
+      const ms = Math.round(m.create_time * 1000);
+      op.set(messageKey(m.to_user, m.from_user, seq), toStored({ ...m, seq }))
+        .min(floorKey(ms), BigInt(seq))
+        .delete(e.key);
+    }
+    op.set(SEQ_KEY, head);
+    await op.commit();
+    batch.length = 0;
+  };
+  for await (const e of kv.list<MessageV1>({ prefix: ["messages"] })) {
+    batch.push(e);
+    if (batch.length >= 200) await flush();
+  }
+  if (batch.length) await flush();
+  const old: Deno.KvKey[] = [];
+  for await (const e of kv.list({ prefix: ["inbox"] })) {
+    if (e.key.length === 3) old.push(e.key);
+  }
+  await deleteKeys(kv, old);
+  for await (const e of kv.list<Deno.KvU64>({ prefix: ["unread"] })) {
+    const [, owner, from] = e.key as [string, string, string];
+    await kv.atomic().set(unreadKey(owner, from), e.value).delete(e.key)
+      .commit();
+  }
 }

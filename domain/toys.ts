@@ -4,11 +4,7 @@ import { type Principal, requireUser, revokeAllSessions } from "./accounts.ts";
 import { type Device, getDevice } from "./devices.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey, listFriends } from "./friends.ts";
-import {
-  clearUnread,
-  deleteChatHistory,
-  inboxEntriesFrom,
-} from "./messages.ts";
+import { deleteConversation, deleteInbox } from "./messages.ts";
 import { deleteBlob } from "./blobs.ts";
 import { deleteRequestsOf } from "./friend_requests.ts";
 import { deleteKeys } from "./kv.ts";
@@ -231,16 +227,13 @@ export async function unbindToy(
   await touch(kv, "friends");
   const keys: Deno.KvKey[] = [];
   for (const friend of friends) {
-    keys.push(...await inboxEntriesFrom(kv, friend.friend_id, toyId));
     keys.push(["chats", friend.friend_chat]);
-    for (const file of await deleteChatHistory(kv, friend.friend_chat)) {
-      await deleteBlob(kv, file);
-    }
-    // Unread counts both ways, so auto_login stops counting the toy.
-    await clearUnread(kv, friend.friend_id, toyId);
-    await clearUnread(kv, toyId, friend.friend_id);
+    // Both directions with their unread counts, so auto_login stops
+    // counting the toy.
+    const files = await deleteConversation(kv, toyId, friend.friend_id);
+    for (const file of files) await deleteBlob(kv, file);
   }
-  for await (const e of kv.list({ prefix: ["inbox", toyId] })) keys.push(e.key);
+  for (const file of await deleteInbox(kv, toyId)) await deleteBlob(kv, file);
   keys.push(["delivered", toyId]);
   await deleteKeys(kv, keys);
   await deleteRequestsOf(kv, toyId);

@@ -6,8 +6,9 @@ import { newId } from "../domain/ids.ts";
 import {
   advanceDelivered,
   deliveredCursor,
-  inboxHead,
   inboxPositionOf,
+  replayFloor,
+  storeHead,
 } from "../domain/messages.ts";
 import { mayActAs, openToy } from "../domain/toys.ts";
 import type { Context } from "hono";
@@ -121,25 +122,26 @@ async function authenticate(
 
 /**
  * Where a new socket's replay starts: ?after=<seq>, ?last_id=<id>, else the
- * delivered cursor; never past the inbox head, so a client holding a
- * position from a store that was since restored still gets new messages.
+ * delivered cursor. Never past the store head, so a client holding a
+ * position from a store that was since restored still gets new messages;
+ * never before the replay window, so a first connection is not handed
+ * years of history.
  */
 async function startCursor(
   kv: Deno.Kv,
   principalId: string,
   url: URL,
 ): Promise<number> {
+  const [head, floor] = await Promise.all([storeHead(kv), replayFloor(kv)]);
+  const within = (n: number) => Math.max(floor, Math.min(n, head));
   const after = url.searchParams.get("after");
-  if (after !== null && /^\d{1,15}$/.test(after)) {
-    return Math.min(Number(after), await inboxHead(kv, principalId));
-  }
+  if (after !== null && /^\d{1,15}$/.test(after)) return within(Number(after));
   const lastId = url.searchParams.get("last_id");
   if (lastId && ID.test(lastId)) {
     const pos = await inboxPositionOf(kv, principalId, lastId);
-    if (pos !== null) return pos;
+    if (pos !== null) return within(pos);
   }
-  const delivered = await deliveredCursor(kv, principalId);
-  return Math.min(delivered, await inboxHead(kv, principalId));
+  return within(await deliveredCursor(kv, principalId));
 }
 
 /** The /app and /toy socket endpoints. */

@@ -200,13 +200,13 @@ export function voiceFeature(
     const member = me.id === a || me.id === z2
       ? me.id
       : (await allowedMember(deps.kv, me, chat.user_list));
-    const messages = await listChat(deps.kv, chat._id, {
+    const messages = await listChat(deps.kv, chat.user_list, {
       before: b.before,
       limit: b.limit,
     });
     if (member === me.id) {
       const friend = member === a ? z2 : a;
-      await takeUnread(deps.kv, chat._id, me.id, friend);
+      await takeUnread(deps.kv, me.id, friend);
     }
     return c.json({
       code: 0,
@@ -223,12 +223,7 @@ export function voiceFeature(
     if (!friendship) {
       throw new AppError(404, `${b.from_user} is not a friend of ${b.to_user}`);
     }
-    const messages = await takeUnread(
-      deps.kv,
-      friendship.friend_chat,
-      b.to_user,
-      b.from_user,
-    );
+    const messages = await takeUnread(deps.kv, b.to_user, b.from_user);
     return c.json(messages.map(record));
   });
 

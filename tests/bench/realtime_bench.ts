@@ -16,7 +16,11 @@ import { createSession, registerUser } from "../../domain/accounts.ts";
 import { mintDevices } from "../../domain/devices.ts";
 import { newId } from "../../domain/ids.ts";
 import { migrate } from "../../domain/kv.ts";
-import { type Message, MessageWriter } from "../../domain/messages.ts";
+import {
+  type Message,
+  MessageWriter,
+  readInbox,
+} from "../../domain/messages.ts";
 import { bindToy } from "../../domain/toys.ts";
 import type { IdleConfig, LoadConfig } from "./_ws_load.ts";
 
@@ -518,7 +522,13 @@ async function durableRun(dir: string, recipientCount: number) {
       let inbox = 0;
       for (const r of recipients) {
         let n = 0;
-        for await (const _ of kv.list({ prefix: ["inbox", r] })) n++;
+        let after = 0;
+        for (;;) {
+          const page = await readInbox(kv, r, after, 1000);
+          if (!page.length) break;
+          n += page.length;
+          after = page.at(-1)!.seq;
+        }
         missing += Math.abs((expected.get(r) ?? 0) - n);
         inbox += n;
       }
@@ -572,9 +582,9 @@ async function commitProbe(dir: string) {
     for (let i = 0; i < 3_000; i++) {
       const op = kv.atomic();
       for (let m = 0; m < 10; m++) {
-        op.set(["messages", "probe", i, m], value)
-          .set(["inbox", `r${m}`, i], value)
-          .sum(["unread", `r${m}`, "s"], 1n);
+        op.set(["inbox", `r${m}`, "s", i], value)
+          .sum(["inbox", `r${m}`, "s", true], 1n)
+          .sum(["delivery", `r${m}`], 1n);
       }
       const t0 = performance.now();
       await op.commit();

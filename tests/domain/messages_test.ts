@@ -2,19 +2,24 @@ import assert from "node:assert/strict";
 import {
   advanceDelivered,
   clearUnread,
-  deleteChatHistory,
+  deleteConversation,
   deliveredCursor,
-  inboxHead,
   inboxPositionOf,
   listChat,
   type Message,
   MessageWriter,
+  migrateToSchema2,
   type NewMessage,
   readInbox,
+  replayFloor,
+  sendersTo,
+  storeHead,
   takeUnread,
   unreadCounts,
   unreadFrom,
+  unreadKey,
 } from "../../domain/messages.ts";
+import { migrate } from "../../domain/kv.ts";
 import { newId } from "../../domain/ids.ts";
 import { AppError } from "../../domain/errors.ts";
 
@@ -141,7 +146,6 @@ Deno.test("500 concurrent sends to 15 recipients: all durable, ordered, counted"
     const box = await inbox(kv, r);
     assertIncreasing(box, r);
     assert.equal(box.length, inputs.filter((m) => m.to_user === r).length);
-    assert.equal(await inboxHead(kv, r), box.at(-1)!.seq);
     // Unread sums match what each sender sent to r.
     const counts = await unreadCounts(kv, r);
     assert.equal(counts.count, box.length);
@@ -152,12 +156,13 @@ Deno.test("500 concurrent sends to 15 recipients: all durable, ordered, counted"
     }
   }
   await assertPositionsDense(kv, recipients);
+  assert.equal(await storeHead(kv), 500);
   // Each message sits in its chat's history exactly once, in send order
   // per recipient.
   for (const r of recipients) {
     for (const s of senders) {
       const chat = message(r, s, 0).chat_id;
-      const history = await listChat(kv, chat, { limit: 500 });
+      const history = await listChat(kv, [r, s], { limit: 500 });
       const expected = sent.filter((m) => m.chat_id === chat).sort((x, y) =>
         x.seq - y.seq
       );
@@ -222,7 +227,7 @@ Deno.test("a full queue refuses with 503 instead of growing", async () => {
     (err) => err instanceof AppError && err.status === 503,
   );
   assert.equal((await Promise.all(accepted)).length, 5);
-  assert.equal(await inboxHead(kv, to), 5);
+  assert.equal(await storeHead(kv), 5);
 });
 
 Deno.test("readInbox pages after a cursor; inboxPositionOf finds a message", async () => {
@@ -249,7 +254,10 @@ Deno.test("readInbox pages after a cursor; inboxPositionOf finds a message", asy
   assert.deepEqual(await readInbox(kv, to, 7), []);
   assert.equal(await inboxPositionOf(kv, to, sent[4]._id), 5);
   assert.equal(await inboxPositionOf(kv, to, newId()), null);
-  assert.equal(await inboxHead(kv, newId()), 0);
+  // Another recipient's id is not a position in this inbox.
+  const other = await writer.send(message(from, to, 0));
+  assert.equal(await inboxPositionOf(kv, to, other._id), null);
+  assert.equal(await inboxPositionOf(kv, from, other._id), other.seq);
 });
 
 Deno.test("the delivered cursor only moves forward", async () => {
@@ -269,8 +277,8 @@ Deno.test("takeUnread returns the unread messages from one friend and clears onl
   const toy = newId();
   const [mum, pal] = [newId(), newId()];
   await writer.send(message(toy, mum, 1));
-  const read = await writer.send(message(toy, mum, 2));
-  await takeUnread(kv, read.chat_id, toy, mum);
+  await writer.send(message(toy, mum, 2));
+  await takeUnread(kv, toy, mum);
   const fresh = [
     await writer.send(message(toy, mum, 3)),
     await writer.send(message(toy, mum, 4)),
@@ -283,9 +291,9 @@ Deno.test("takeUnread returns the unread messages from one friend and clears onl
     [mum]: 2,
     [pal]: 1,
   });
-  const taken = await takeUnread(kv, fresh[0].chat_id, toy, mum);
+  const taken = await takeUnread(kv, toy, mum);
   assert.deepEqual(taken.map((m) => m._id), fresh.map((m) => m._id));
-  assert.deepEqual(await takeUnread(kv, fresh[0].chat_id, toy, mum), []);
+  assert.deepEqual(await takeUnread(kv, toy, mum), []);
   assert.deepEqual(await unreadCounts(kv, toy), { count: 1, [pal]: 1 });
   assert.deepEqual(await unreadCounts(kv, mum), { count: 1, [toy]: 1 });
 });
@@ -295,7 +303,7 @@ Deno.test("clearUnread keeps a count that moved since it was read", async () => 
   const writer = new MessageWriter(kv);
   const [toy, mum] = [newId(), newId()];
   await writer.send(message(toy, mum, 1));
-  const seen = await kv.get<Deno.KvU64>(["unread", toy, mum]);
+  const seen = await kv.get<Deno.KvU64>(unreadKey(toy, mum));
   await writer.send(message(toy, mum, 2));
   assert.equal(await clearUnread(kv, toy, mum, seen), false);
   assert.equal(await unreadFrom(kv, toy, mum), 2);
@@ -311,26 +319,147 @@ Deno.test("listChat is oldest first and pages back with before", async () => {
   for (let i = 0; i < 5; i++) {
     sent.push(await writer.send(message(i % 2 ? a : b, i % 2 ? b : a, i)));
   }
-  const chat = sent[0].chat_id;
+  const pair = [a, b] as const;
   assert.deepEqual(
-    (await listChat(kv, chat)).map((m) => m._id),
+    (await listChat(kv, pair)).map((m) => m._id),
     sent.map((m) => m._id),
   );
   assert.deepEqual(
-    (await listChat(kv, chat, { limit: 2 })).map((m) => m._id),
+    (await listChat(kv, [b, a])).map((m) => m._id),
+    sent.map((m) => m._id),
+    "either member order",
+  );
+  assert.deepEqual(
+    (await listChat(kv, pair, { limit: 2 })).map((m) => m._id),
     sent.slice(3).map((m) => m._id),
   );
   assert.deepEqual(
-    (await listChat(kv, chat, { before: sent[3]._id, limit: 2 })).map((m) =>
+    (await listChat(kv, pair, { before: sent[3]._id, limit: 2 })).map((m) =>
       m._id
     ),
     sent.slice(1, 3).map((m) => m._id),
   );
-  for (const m of await listChat(kv, chat)) {
+  for (const m of await listChat(kv, pair)) {
     assert.equal(m.message, m.chat);
     assert.equal(typeof m.create_time, "number");
   }
-  const files = await deleteChatHistory(kv, chat);
-  assert.deepEqual(files, sent.map((m) => m.chat));
-  assert.deepEqual(await listChat(kv, chat), []);
+  const files = await deleteConversation(kv, a, b);
+  assert.deepEqual(files.sort(), sent.map((m) => m.chat).sort());
+  assert.deepEqual(await listChat(kv, pair), []);
+  assert.deepEqual(await unreadCounts(kv, a), { count: 0 });
+  assert.deepEqual(await sendersTo(kv, b), []);
+});
+
+Deno.test("an inbox with a dozen senders reads in order across them", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const to = newId();
+  const senders = Array.from({ length: 12 }, () => newId());
+  const sent = await Promise.all(
+    Array.from(
+      { length: 60 },
+      (_, i) => writer.send(message(to, senders[(i * 7) % 12], i)),
+    ),
+  );
+  assert.deepEqual(await sendersTo(kv, to), [...senders].sort());
+  const paged: Message[] = [];
+  for (let after = 0;;) {
+    const page = await readInbox(kv, to, after, 7);
+    if (!page.length) break;
+    paged.push(...page);
+    after = page.at(-1)!.seq;
+  }
+  assert.deepEqual(
+    paged.map((m) => m._id),
+    [...sent].sort((x, y) => x.seq - y.seq).map((m) => m._id),
+  );
+  const counts = await unreadCounts(kv, to);
+  assert.equal(counts.count, 60);
+  for (const s of senders) assert.equal(counts[s], 5);
+  const last = sent.find((m) => m.from_user === senders[11])!;
+  assert.equal(await inboxPositionOf(kv, to, last._id), last.seq);
+  // Ids hold the commit time and sort by it.
+  for (const m of sent) {
+    assert.match(m._id, /^[0-9a-f]{24}$/);
+    assert.equal(
+      parseInt(m._id.slice(0, 12), 16),
+      Math.round(m.create_time * 1000),
+    );
+  }
+});
+
+Deno.test("replay reaches back 30 days at most", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const [to, from] = [newId(), newId()];
+  assert.equal(await replayFloor(kv), 0, "an empty store replays from 0");
+  for (let i = 0; i < 3; i++) await writer.send(message(to, from, i));
+  assert.equal(await replayFloor(kv), 0, "today's messages all replay");
+  const later = Date.now() + 31 * 24 * 3600 * 1000;
+  assert.equal(await replayFloor(kv, later), 3, "a month on, none do");
+  // History is not the replay window: it keeps everything.
+  assert.equal((await listChat(kv, [to, from])).length, 3);
+});
+
+Deno.test("migrating a schema 1 store keeps every message, order, file and count", async () => {
+  await using kv = await memoryKv();
+  const [toy, mum] = [newId(), newId()];
+  const chatId = newId();
+  const t0 = Date.now() - 60_000;
+  const v1 = Array.from({ length: 5 }, (_, i) => {
+    const toToy = i % 2 === 0;
+    return {
+      _id: newId(t0 + i),
+      chat_id: chatId,
+      from_user: toToy ? mum : toy,
+      to_user: toToy ? toy : mum,
+      chat: `v1_${i}.mp3`,
+      message: `v1_${i}.mp3`,
+      friend_type: toToy ? "app" : "toy",
+      create_time: (t0 + i) / 1000,
+      seq: i + 1,
+    };
+  });
+  const op = kv.atomic().set(["meta", "schema"], 1).set(["delivery_seq"], 5);
+  for (const m of v1) {
+    op.set(["messages", chatId, m._id], m).set(["inbox", m.to_user, m.seq], m);
+  }
+  op.set(["unread", toy, mum], new Deno.KvU64(3n));
+  op.set(["unread", mum, toy], new Deno.KvU64(1n));
+  await op.commit();
+
+  assert.equal(await migrate(kv), 2);
+
+  const history = await listChat(kv, [toy, mum]);
+  assert.deepEqual(history.map((m) => m.chat), v1.map((m) => m.chat));
+  assert.deepEqual(history.map((m) => m.seq), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    history.map((m) => [m.from_user, m.to_user, m.friend_type, m.create_time]),
+    v1.map((m) => [m.from_user, m.to_user, m.friend_type, m.create_time]),
+  );
+  assert.deepEqual(await unreadCounts(kv, toy), { count: 3, [mum]: 3 });
+  assert.deepEqual(await unreadCounts(kv, mum), { count: 1, [toy]: 1 });
+  assert.deepEqual(
+    (await readInbox(kv, toy, 0)).map((m) => m.chat),
+    ["v1_0.mp3", "v1_2.mp3", "v1_4.mp3"],
+  );
+  for (const prefix of [["messages"], ["unread"]]) {
+    for await (const e of kv.list({ prefix })) {
+      assert.fail(`old key left: ${JSON.stringify(e.key)}`);
+    }
+  }
+  for await (const e of kv.list({ prefix: ["inbox"] })) {
+    assert.equal(
+      e.key.length,
+      4,
+      `old inbox key left: ${JSON.stringify(e.key)}`,
+    );
+  }
+  // New messages continue after the migrated positions.
+  const next = await new MessageWriter(kv).send(message(toy, mum, 9));
+  assert.equal(next.seq, 6);
+  assert.equal(await replayFloor(kv), 0);
+  // Running it again finds nothing left to move.
+  await migrateToSchema2(kv);
+  assert.equal((await listChat(kv, [toy, mum])).length, 6);
 });

@@ -6,7 +6,7 @@ import {
 } from "../../domain/accounts.ts";
 import { getBlobMeta, putBlob } from "../../domain/blobs.ts";
 import { getChat } from "../../domain/chats.ts";
-import { unreadCounts } from "../../domain/messages.ts";
+import { MessageWriter, unreadCounts } from "../../domain/messages.ts";
 import { getDevice, mintDevices } from "../../domain/devices.ts";
 import { AppError } from "../../domain/errors.ts";
 import { getFriend, listFriends } from "../../domain/friends.ts";
@@ -241,12 +241,33 @@ Deno.test("unbindToy: owner only; frees the device, drops toy, friends, chats, u
       req_info: "me too",
       remark: "",
     });
-    const chats = (await listFriends(kv, toyA._id)).map((f) => f.friend_chat);
+    const friendsOfA = await listFriends(kv, toyA._id);
+    const chats = friendsOfA.map((f) => f.friend_chat);
     assert.equal(chats.length, 2);
-    await kv.set(["messages", chats[0], "m1"], { chat: "voice-1.mp3" });
+    // Real messages both ways: to the toy (its inbox) and from it (the
+    // parent's unread count), each with its voice file.
+    const writer = new MessageWriter(kv);
+    for (const [i, f] of friendsOfA.entries()) {
+      await putBlob(kv, `to-${i}.mp3`, new Uint8Array(10), { kind: "chat" });
+      await writer.send({
+        chat_id: f.friend_chat,
+        from_user: f.friend_id,
+        to_user: toyA._id,
+        chat: `to-${i}.mp3`,
+        friend_type: f.friend_id === a.user._id ? "app" : "toy",
+      });
+    }
     await putBlob(kv, "voice-1.mp3", new Uint8Array(10), { kind: "chat" });
-    await kv.set(["unread", a.user._id, toyA._id], new Deno.KvU64(2n));
-    await kv.set(["unread", toyA._id, toyB._id], new Deno.KvU64(1n));
+    const parentChat = friendsOfA.find((f) => f.friend_id === a.user._id)!;
+    await writer.send({
+      chat_id: parentChat.friend_chat,
+      from_user: toyA._id,
+      to_user: a.user._id,
+      chat: "voice-1.mp3",
+      friend_type: "toy",
+    });
+    assert.equal((await unreadCounts(kv, a.user._id)).count, 1);
+    assert.equal((await unreadCounts(kv, toyA._id)).count, 2);
     const toyToken = await createSession(kv, { kind: "toy", id: toyA._id });
 
     await rejectsWith(unbindToy(kv, b.user._id, toyA._id), 403);
@@ -266,12 +287,16 @@ Deno.test("unbindToy: owner only; frees the device, drops toy, friends, chats, u
       [b.user._id],
     );
     for (const chat of chats) assert.equal(await getChat(kv, chat), null);
-    let messages = 0;
-    for await (const _ of kv.list({ prefix: ["messages", chats[0]] })) {
-      messages++;
+    for (
+      const prefix of [["inbox", toyA._id], ["inbox", a.user._id, toyA._id]]
+    ) {
+      for await (const e of kv.list({ prefix })) {
+        assert.fail(`message left behind: ${JSON.stringify(e.key)}`);
+      }
     }
-    assert.equal(messages, 0);
-    assert.equal(await getBlobMeta(kv, "voice-1.mp3"), null);
+    for (const file of ["voice-1.mp3", "to-0.mp3", "to-1.mp3"]) {
+      assert.equal(await getBlobMeta(kv, file), null);
+    }
     assert.deepEqual(await unreadCounts(kv, a.user._id), { count: 0 });
     assert.deepEqual(await unreadCounts(kv, toyA._id), { count: 0 });
     assert.deepEqual(await listRequestsTo(kv, [toyA._id]), []);

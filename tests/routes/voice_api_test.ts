@@ -3,6 +3,7 @@ import {
   killBusyWorkersForTest,
   mp3AudioFrames,
 } from "../../domain/transcoder.ts";
+import { unreadCounts } from "../../domain/messages.ts";
 import { type RunningServer } from "../../main.ts";
 import { startTestServer } from "../_server.ts";
 import {
@@ -76,7 +77,7 @@ async function snapshot(server: RunningServer, f: Family) {
       await post(server, "/chat_list", { chat_id: f.chatId }, f.token),
     ).length,
     unread: await unread(server, f),
-    toyUnread: await countKeys(server.kv, ["unread", f.toyId]),
+    toyUnread: (await unreadCounts(server.kv, f.toyId)).count,
   };
 }
 
