@@ -65,28 +65,64 @@ export function closeKv(kv: Deno.Kv): void {
   kv.close();
 }
 
+const LEASE_KEY = ["meta", "migration_lease"] as const;
+/** How long a migration lease lasts; the holder renews it between steps. */
+const LEASE_MS = 10 * 60 * 1000;
+
+interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
 /**
- * Runs every migration above the stored version, each guarded by a
- * versionstamp check so two instances starting together run it once.
- * Refuses a store written by a newer Babble.
+ * Runs every migration above the stored version. Instances starting
+ * together take turns through a lease (check-and-set, with an expiry in
+ * case the holder dies): one migrates, the others wait for the schema to
+ * move. Refuses a store written by a newer Babble.
  */
 export async function migrate(
   kv: Deno.Kv,
   migrations: Migration[] = MIGRATIONS,
+  { pollMs = 200 }: { pollMs?: number } = {},
 ): Promise<number> {
   const target = migrations.at(-1)?.version ?? 0;
-  for (;;) {
-    const current = await kv.get<number>(SCHEMA_KEY);
-    const version = current.value ?? 0;
-    if (version > target) {
-      throw new Error(
-        `store schema is version ${version}, newer than this build's ${target}: upgrade Babble`,
-      );
+  const me = crypto.randomUUID();
+  try {
+    for (;;) {
+      const current = await kv.get<number>(SCHEMA_KEY);
+      const version = current.value ?? 0;
+      if (version > target) {
+        throw new Error(
+          `store schema is version ${version}, newer than this build's ${target}: upgrade Babble`,
+        );
+      }
+      const next = migrations.find((m) => m.version === version + 1);
+      if (!next) return version;
+      const lease = await kv.get<Lease>(LEASE_KEY);
+      const held = lease.value && lease.value.expiresAt > Date.now() &&
+        lease.value.owner !== me;
+      if (held) {
+        await new Promise((r) => setTimeout(r, pollMs));
+        continue;
+      }
+      const taken = await kv.atomic().check(lease).set(
+        LEASE_KEY,
+        { owner: me, expiresAt: Date.now() + LEASE_MS },
+        { expireIn: LEASE_MS },
+      ).commit();
+      if (!taken.ok) continue;
+      // Under the lease: re-read, since the previous holder may have just
+      // finished this step.
+      const now = await kv.get<number>(SCHEMA_KEY);
+      if ((now.value ?? 0) !== version) continue;
+      await next.run(kv);
+      await kv.atomic().check(now).set(SCHEMA_KEY, next.version).commit();
     }
-    const next = migrations.find((m) => m.version === version + 1);
-    if (!next) return version;
-    await next.run(kv);
-    await kv.atomic().check(current).set(SCHEMA_KEY, next.version).commit();
+  } finally {
+    const lease = await kv.get<Lease>(LEASE_KEY);
+    if (lease.value?.owner === me) {
+      await kv.atomic().check(lease).delete(LEASE_KEY).commit();
+    }
   }
 }
 

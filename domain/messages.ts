@@ -333,9 +333,11 @@ export async function sendersTo(
         : { prefix: ["inbox", owner] },
       { limit: 1 },
     );
-    let next: string | undefined;
-    for await (const e of iter) next = e.key[2] as string;
-    if (next === undefined) return out;
+    let next: unknown;
+    for await (const e of iter) next = e.key[2];
+    // Senders are strings; anything else (a key of an older layout) ends
+    // the scan instead of looping on it.
+    if (typeof next !== "string") return out;
     out.push(next);
     // "\0" appended sorts after every key whose third part is `next`.
     start = ["inbox", owner, `${next}\0`];
@@ -356,15 +358,18 @@ export async function readInbox(
 ): Promise<Message[]> {
   const head = await storeHead(kv);
   if (head <= after) return [];
-  const out: Message[] = [];
-  for (const from of await sendersTo(kv, recipient)) {
-    const iter = kv.list<StoredMessage>(
-      messageRange(recipient, from, after, head),
-      { limit },
-    );
-    for await (const e of iter) out.push(fromEntry(e.key, e.value));
-  }
-  return out.sort((a, b) => a.seq - b.seq).slice(0, limit);
+  const ranges = await Promise.all(
+    (await sendersTo(kv, recipient)).map(async (from) => {
+      const out: Message[] = [];
+      const iter = kv.list<StoredMessage>(
+        messageRange(recipient, from, after, head),
+        { limit },
+      );
+      for await (const e of iter) out.push(fromEntry(e.key, e.value));
+      return out;
+    }),
+  );
+  return ranges.flat().sort((a, b) => a.seq - b.seq).slice(0, limit);
 }
 
 /**
@@ -445,8 +450,22 @@ export async function listChat(
   [a, b]: readonly [string, string],
   { before, limit = 100 }: { before?: string; limit?: number } = {},
 ): Promise<Message[]> {
-  const beforeSeq = before === undefined ? undefined : seqOfId(before);
-  if (Number.isNaN(beforeSeq)) return [];
+  let beforeSeq: number | undefined;
+  if (before !== undefined) {
+    // The id must name a message of this pair: an id from elsewhere (or
+    // from before schema 2) is refused, not read as some position.
+    beforeSeq = seqOfId(before);
+    const found = beforeSeq >= 1 && (await kv.getMany<StoredMessage[]>([
+      messageKey(a, b, beforeSeq),
+      messageKey(b, a, beforeSeq),
+    ])).some((e) => e.value && fromEntry(e.key, e.value)._id === before);
+    if (!found) {
+      throw new AppError(
+        400,
+        `"before" ${before} is not a message of this chat`,
+      );
+    }
+  }
   const [toA, toB] = await Promise.all([
     latestOneWay(kv, a, b, limit, beforeSeq),
     latestOneWay(kv, b, a, limit, beforeSeq),
@@ -584,21 +603,31 @@ interface MessageV1 extends Omit<Message, "seq"> {
  * its position); files, times and order stay.
  */
 export async function migrateToSchema2(kv: Deno.Kv): Promise<void> {
-  let head = await storeHead(kv);
   const batch: Deno.KvEntry<MessageV1>[] = [];
   const flush = async () => {
-    const op = kv.atomic();
-    for (const e of batch) {
-      const m = e.value;
-      const seq = Number.isSafeInteger(m.seq) ? m.seq! : ++head;
-      head = Math.max(head, seq);
-      const ms = Math.round(m.create_time * 1000);
-      op.set(messageKey(m.to_user, m.from_user, seq), toStored({ ...m, seq }))
-        .min(floorKey(ms), BigInt(seq))
-        .delete(e.key);
+    for (;;) {
+      // The head only grows: checked, and never set below what it holds.
+      const headEntry = await kv.get<number>(SEQ_KEY);
+      let head = headEntry.value ?? 0;
+      const op = kv.atomic().check(headEntry);
+      for (const e of batch) {
+        const m = e.value;
+        const known = Number.isSafeInteger(m.seq) && m.seq! > 0;
+        const seq = known ? m.seq! : ++head;
+        head = Math.max(head, seq);
+        op.set(
+          messageKey(m.to_user, m.from_user, seq),
+          toStored({ ...m, seq }),
+        ).delete(e.key);
+        // A message that had no position gets a new one at the end; its
+        // old day must not become that position's floor.
+        if (known) {
+          op.min(floorKey(Math.round(m.create_time * 1000)), BigInt(seq));
+        }
+      }
+      op.set(SEQ_KEY, head);
+      if ((await op.commit()).ok) break;
     }
-    op.set(SEQ_KEY, head);
-    await op.commit();
     batch.length = 0;
   };
   for await (const e of kv.list<MessageV1>({ prefix: ["messages"] })) {
@@ -613,7 +642,9 @@ export async function migrateToSchema2(kv: Deno.Kv): Promise<void> {
   await deleteKeys(kv, old);
   for await (const e of kv.list<Deno.KvU64>({ prefix: ["unread"] })) {
     const [, owner, from] = e.key as [string, string, string];
-    await kv.atomic().set(unreadKey(owner, from), e.value).delete(e.key)
-      .commit();
+    // Checked: a count that moved meanwhile is read again on the next run.
+    await kv.atomic().check(e).set(unreadKey(owner, from), e.value).delete(
+      e.key,
+    ).commit();
   }
 }

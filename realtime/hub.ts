@@ -78,6 +78,8 @@ export const CLOSE_SESSION_ENDED = 4001;
 const RESTART_DELAY_MS = 25;
 
 const SIGNAL_TTL_MS = 30_000;
+/** Messages read per inbox page while catching a socket up. */
+const DELIVERY_PAGE = 100;
 
 /** A durable message as its recipient's socket receives it. */
 export function chatEvent(m: Message): Record<string, unknown> {
@@ -361,7 +363,7 @@ export class Hub {
               this.#kv,
               principalId,
               conn.cursor,
-              100,
+              DELIVERY_PAGE,
             );
             if (!batch.length) break;
             for (const m of batch) {
@@ -374,6 +376,9 @@ export class Hub {
               {},
               batch.length,
             );
+            // A short page was everything up to the store head; a message
+            // committed since rings again (w.dirty).
+            if (batch.length < DELIVERY_PAGE) break;
           }
           sentUpTo = Math.max(sentUpTo, conn.cursor);
         }

@@ -401,8 +401,8 @@ Deno.test("replay reaches back 30 days at most", async () => {
   assert.equal((await listChat(kv, [to, from])).length, 3);
 });
 
-Deno.test("migrating a schema 1 store keeps every message, order, file and count", async () => {
-  await using kv = await memoryKv();
+/** A schema 1 store: 5 messages between a toy and its parent, with counts. */
+async function schema1Store(kv: Deno.Kv) {
   const [toy, mum] = [newId(), newId()];
   const chatId = newId();
   const t0 = Date.now() - 60_000;
@@ -428,6 +428,12 @@ Deno.test("migrating a schema 1 store keeps every message, order, file and count
   op.set(["unread", mum, toy], new Deno.KvU64(1n));
   await op.commit();
 
+  return { toy, mum, v1 };
+}
+
+Deno.test("migrating a schema 1 store keeps every message, order, file and count", async () => {
+  await using kv = await memoryKv();
+  const { toy, mum, v1 } = await schema1Store(kv);
   assert.equal(await migrate(kv), 2);
 
   const history = await listChat(kv, [toy, mum]);
@@ -462,4 +468,49 @@ Deno.test("migrating a schema 1 store keeps every message, order, file and count
   // Running it again finds nothing left to move.
   await migrateToSchema2(kv);
   assert.equal((await listChat(kv, [toy, mum])).length, 6);
+});
+
+Deno.test("two instances migrating one schema 1 store at once: each message once, positions kept", async () => {
+  // Two instances in one process share the store handle (as openKv does).
+  await using kv = await memoryKv();
+  const { toy, mum } = await schema1Store(kv);
+  const versions = await Promise.all([
+    migrate(kv, undefined, { pollMs: 5 }),
+    migrate(kv, undefined, { pollMs: 5 }),
+  ]);
+  assert.deepEqual(versions, [2, 2]);
+  const history = await listChat(kv, [toy, mum]);
+  assert.deepEqual(history.map((m) => m.seq), [1, 2, 3, 4, 5]);
+  assert.equal(await storeHead(kv), 5);
+  const next = await new MessageWriter(kv).send(message(mum, toy, 7));
+  assert.equal(next.seq, 6);
+  assert.equal((await listChat(kv, [toy, mum])).length, 6);
+});
+
+Deno.test("a key of the old layout left in an inbox ends the sender scan", async () => {
+  await using kv = await memoryKv();
+  const [to, from] = [newId(), newId()];
+  const sent = await new MessageWriter(kv).send(message(to, from, 1));
+  await kv.set(["inbox", to, 99], { stale: true });
+  assert.deepEqual(await sendersTo(kv, to), [from]);
+  assert.deepEqual(
+    (await readInbox(kv, to, 0)).map((m) => m._id),
+    [sent._id],
+  );
+});
+
+Deno.test("listChat refuses a before id that is not a message of the pair", async () => {
+  await using kv = await memoryKv();
+  const writer = new MessageWriter(kv);
+  const [a, b, c] = [newId(), newId(), newId()];
+  const ab = await writer.send(message(a, b, 1));
+  const ac = await writer.send(message(a, c, 1));
+  for (const before of [ac._id, newId(), "0".repeat(24)]) {
+    await assert.rejects(
+      listChat(kv, [a, b], { before }),
+      (err) => err instanceof AppError && err.status === 400,
+      before,
+    );
+  }
+  assert.deepEqual(await listChat(kv, [a, b], { before: ab._id }), []);
 });
