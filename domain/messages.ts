@@ -91,7 +91,7 @@ function messageId(ms: number, seq: number): string {
 }
 
 /** The position encoded in a message id (NaN for a malformed id). */
-export function seqOfId(id: string): number {
+function seqOfId(id: string): number {
   return /^[0-9a-f]{24}$/.test(id) ? parseInt(id.slice(12), 16) : NaN;
 }
 
