@@ -46,6 +46,7 @@ const DURABLE_STEP_MS = 2_000;
 const DURABLE_P99_GOAL_MS = 50;
 const DURABLE_GOAL = 5_000;
 const DURABLE_RECIPIENTS = 1_000;
+const DURABLE_DISK_RUNS = 3;
 const IDLE_KB_GOAL = 24;
 const VOICE_RUNS = 30;
 const VOICE_P50_GOAL_MS = 300;
@@ -607,7 +608,16 @@ async function commitProbe(dir: string) {
  * the disk's own commit latency, and tmpfs for contrast.
  */
 async function benchDurable(dir: string) {
-  const onDisk = await durableRun(dir, DURABLE_RECIPIENTS);
+  // The disk stalls now and then (a 100 ms fsync fails a whole step's
+  // p99), so the headline is the median of three runs, each one reported.
+  const diskRuns = [];
+  for (let i = 0; i < DURABLE_DISK_RUNS; i++) {
+    diskRuns.push(await durableRun(dir, DURABLE_RECIPIENTS));
+  }
+  const medianHeld =
+    [...diskRuns.map((r) => r.maxHeldRate)].sort((a, b) =>
+      a - b
+    )[Math.floor(diskRuns.length / 2)];
   const onDiskFewRecipients = await durableRun(dir, 100);
   const diskCommits = await commitProbe(dir);
   let onTmpfs = null;
@@ -624,13 +634,20 @@ async function benchDurable(dir: string) {
     what: `MessageWriter.send in process on a local KV file, messages to ` +
       `random recipients from 50 senders; offered rates for ` +
       `${DURABLE_STEP_MS / 1000} s each; latency = send() until durable; ` +
-      `held = p99 ≤ ${DURABLE_P99_GOAL_MS} ms and zero loss`,
-    onDisk: { dir, ...onDisk },
+      `held = p99 ≤ ${DURABLE_P99_GOAL_MS} ms and zero loss; on disk the ` +
+      `median of ${DURABLE_DISK_RUNS} runs`,
+    onDisk: {
+      dir,
+      recipients: DURABLE_RECIPIENTS,
+      maxHeldRate: medianHeld,
+      maxHeldRateEachRun: diskRuns.map((r) => r.maxHeldRate),
+      runs: diskRuns,
+    },
     onDiskFewRecipients,
     diskCommitsWithoutWriter: diskCommits,
     onTmpfs,
     goal: `≥ ${DURABLE_GOAL} msg/s on the local KV file`,
-    pass: onDisk.maxHeldRate >= DURABLE_GOAL,
+    pass: medianHeld >= DURABLE_GOAL,
   };
 }
 
