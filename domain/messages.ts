@@ -554,16 +554,7 @@ export async function deleteConversation(
   a: string,
   b: string,
 ): Promise<string[]> {
-  const keys: Deno.KvKey[] = [];
-  const files: string[] = [];
-  for (const [to, from] of [[a, b], [b, a]]) {
-    for await (const e of kv.list({ prefix: ["inbox", to, from] })) {
-      keys.push(e.key);
-      if (e.key[3] !== UNREAD) files.push((e.value as StoredMessage)[1]);
-    }
-  }
-  await deleteKeys(kv, keys);
-  return files;
+  return await deleteRanges(kv, [["inbox", a, b], ["inbox", b, a]]);
 }
 
 /** Deletes everything sent to `owner` (a toy being unbound). Returns the files. */
@@ -571,11 +562,23 @@ export async function deleteInbox(
   kv: Deno.Kv,
   owner: string,
 ): Promise<string[]> {
+  return await deleteRanges(kv, [["inbox", owner]]);
+}
+
+/** Deletes every key under `prefixes`; returns the messages' voice files. */
+async function deleteRanges(
+  kv: Deno.Kv,
+  prefixes: Deno.KvKey[],
+): Promise<string[]> {
   const keys: Deno.KvKey[] = [];
   const files: string[] = [];
-  for await (const e of kv.list({ prefix: ["inbox", owner] })) {
-    keys.push(e.key);
-    if (e.key[3] !== UNREAD) files.push((e.value as StoredMessage)[1]);
+  for (const prefix of prefixes) {
+    for await (const e of kv.list({ prefix })) {
+      keys.push(e.key);
+      if (e.key.length === 4 && typeof e.key[3] === "number") {
+        files.push((e.value as StoredMessage)[1]);
+      }
+    }
   }
   await deleteKeys(kv, keys);
   return files;
