@@ -4,25 +4,25 @@ import {
   loadConfig,
   SETTINGS,
   settingsHelp,
-} from "./domain/config.ts";
-import { closeKv, migrate, openKv } from "./domain/kv.ts";
-import { startCaches, stopCaches } from "./domain/cache.ts";
-import { createLogger, silentLogger } from "./domain/log.ts";
-import { Metrics } from "./domain/metrics.ts";
-import { RateLimiter } from "./domain/rate_limit.ts";
-import { createTranscoder } from "./domain/transcoder.ts";
-import { ensureBuiltinContent } from "./domain/content.ts";
+} from "./domain/platform/config.ts";
+import { closeKv, migrate, openKv } from "./domain/store/kv.ts";
+import { startCaches, stopCaches } from "./domain/store/cache.ts";
+import { createLogger, silentLogger } from "./domain/platform/log.ts";
+import { Metrics } from "./domain/platform/metrics.ts";
+import { RateLimiter } from "./domain/platform/rate_limit.ts";
+import { createTranscoder } from "./domain/audio/transcoder.ts";
+import { ensureBuiltinContent } from "./domain/smart_toy/content.ts";
 import { type AppDeps, createApp, type Feature } from "./routes/app.ts";
-import { toyApiFeature } from "./routes/toy_api.ts";
+import { toyApiFeature } from "./routes/smart_toy/toy_api.ts";
 import { adminFeature } from "./routes/admin.ts";
 import { systemFeature } from "./routes/system.ts";
 import { lobbyFeature } from "./routes/lobby.ts";
 import { qrLoginFeature } from "./routes/qr_login.ts";
 import { runCli } from "./routes/cli.ts";
-import { voiceFeature } from "./routes/voice_api.ts";
-import { MessageWriter } from "./domain/messages.ts";
-import { Hub } from "./realtime/hub.ts";
-import { toySocketsFeature } from "./realtime/toy_sockets.ts";
+import { voiceFeature } from "./routes/smart_toy/voice_api.ts";
+import { MessageWriter } from "./domain/smart_toy/messages.ts";
+import { Hub } from "./realtime/smart_toy/hub.ts";
+import { toySocketsFeature } from "./realtime/smart_toy/sockets.ts";
 
 /** A started server instance. */
 export interface RunningServer {

@@ -1,7 +1,10 @@
 import type { Context } from "hono";
 import { z } from "zod";
-import { AppError } from "../domain/errors.ts";
-import { type Principal, resolveSession } from "../domain/accounts.ts";
+import { AppError } from "../domain/platform/errors.ts";
+import {
+  type Principal,
+  resolveSession,
+} from "../domain/smart_toy/accounts.ts";
 import type { AppEnv } from "./app.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { AppError } from "../domain/errors.ts";
-import { mintDevices } from "../domain/devices.ts";
-import { sha256Hex } from "../domain/ids.ts";
+import { AppError } from "../domain/platform/errors.ts";
+import { mintDevices } from "../domain/smart_toy/devices.ts";
+import { sha256Hex } from "../domain/store/ids.ts";
 import { type AppDeps, type Feature, subApp } from "./app.ts";
 import { api, input, tokenOf } from "./_http.ts";
 

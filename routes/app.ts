@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { AppError } from "../domain/errors.ts";
-import type { Config } from "../domain/config.ts";
-import type { Logger } from "../domain/log.ts";
-import type { Metrics } from "../domain/metrics.ts";
-import type { RateLimiter } from "../domain/rate_limit.ts";
-import type { Transcoder } from "../domain/transcoder.ts";
+import { AppError } from "../domain/platform/errors.ts";
+import type { Config } from "../domain/platform/config.ts";
+import type { Logger } from "../domain/platform/log.ts";
+import type { Metrics } from "../domain/platform/metrics.ts";
+import type { RateLimiter } from "../domain/platform/rate_limit.ts";
+import type { Transcoder } from "../domain/audio/transcoder.ts";
 
 /** What every sub-app may use; built once per server instance. */
 export interface AppDeps {

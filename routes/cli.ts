@@ -1,11 +1,14 @@
 import { parseArgs } from "node:util";
 import QRCode from "qrcode";
-import { loadConfig } from "../domain/config.ts";
-import { closeKv, migrate, openKv } from "../domain/kv.ts";
-import { mintDevices } from "../domain/devices.ts";
-import { upsertContent } from "../domain/content.ts";
-import { createTranscoder, sniffAudioFormat } from "../domain/transcoder.ts";
-import { dumpKv, restoreKv } from "../domain/backup.ts";
+import { loadConfig } from "../domain/platform/config.ts";
+import { closeKv, migrate, openKv } from "../domain/store/kv.ts";
+import { mintDevices } from "../domain/smart_toy/devices.ts";
+import { upsertContent } from "../domain/smart_toy/content.ts";
+import {
+  createTranscoder,
+  sniffAudioFormat,
+} from "../domain/audio/transcoder.ts";
+import { dumpKv, restoreKv } from "../domain/store/backup.ts";
 
 /**
  * CLI subcommands other than `serve`. Each opens the KV store named by

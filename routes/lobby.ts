@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { AppError } from "../domain/errors.ts";
+import { AppError } from "../domain/platform/errors.ts";
 import {
   authenticateLobbyUser,
   AVATAR_RULE_MESSAGE,
@@ -18,13 +18,13 @@ import {
   TOKEN_TTL_MS,
   useLobbyToken,
   USERNAME_RULE_MESSAGE,
-} from "../domain/lobby.ts";
+} from "../domain/lobby/lobby.ts";
 import {
   errorReply,
   type LobbyConnection,
   LobbyHub,
-} from "../realtime/lobby_hub.ts";
-import { serveLobbyTcp } from "../realtime/lobby_tcp.ts";
+} from "../realtime/lobby/hub.ts";
+import { serveLobbyTcp } from "../realtime/lobby/tcp.ts";
 import { isUpgrade, upgradeSocket } from "../realtime/ws.ts";
 import { api, clientAddress, readBody, tokenOf } from "./_http.ts";
 import {

@@ -1,7 +1,7 @@
 import QRCode from "qrcode";
 import { z } from "zod";
-import { revokeSession } from "../domain/accounts.ts";
-import { AppError } from "../domain/errors.ts";
+import { revokeSession } from "../domain/smart_toy/accounts.ts";
+import { AppError } from "../domain/platform/errors.ts";
 import {
   cancelQrLogin,
   confirmQrLogin,
@@ -14,7 +14,7 @@ import {
   qrLoginKey,
   redeemQrLogin,
   scanQrLogin,
-} from "../domain/qr_logins.ts";
+} from "../domain/qr_login/qr_logins.ts";
 import { isUpgrade, type Peer, upgradeSocket } from "../realtime/ws.ts";
 import { type AppDeps, type Feature, subApp } from "./app.ts";
 import { api, caller, clientAddress, readBody, validate } from "./_http.ts";

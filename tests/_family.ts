@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mintDevices } from "../domain/devices.ts";
+import { mintDevices } from "../domain/smart_toy/devices.ts";
 
 /**
  * Helpers for the realtime and voice tests: families (a parent with a

@@ -1,4 +1,4 @@
-import { type Config, testConfig } from "../domain/config.ts";
+import { type Config, testConfig } from "../domain/platform/config.ts";
 import { type RunningServer, startServer } from "../main.ts";
 
 /**

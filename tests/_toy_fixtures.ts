@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mintDevices } from "../domain/devices.ts";
+import { mintDevices } from "../domain/smart_toy/devices.ts";
 
 /**
  * Test helpers for the smart-toy contract: POST a body in any of the three

@@ -8,7 +8,7 @@
  * Usage: deno run -A --v8-flags=--expose-gc _babble_server.ts <kv> [workers]
  */
 
-import { testConfig } from "../../domain/config.ts";
+import { testConfig } from "../../domain/platform/config.ts";
 import { startServer } from "../../main.ts";
 import { reportMemoryOnSignal } from "./_bench_process.ts";
 

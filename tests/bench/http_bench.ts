@@ -183,12 +183,12 @@ export async function benchFriendList(
 ): Promise<Record<string, unknown>> {
   // Imported here, not at the top: the load generator child runs this file
   // with only --allow-net and must not load the server.
-  const { testConfig } = await import("../../domain/config.ts");
+  const { testConfig } = await import("../../domain/platform/config.ts");
   const { createSession, registerUser } = await import(
-    "../../domain/accounts.ts"
+    "../../domain/smart_toy/accounts.ts"
   );
-  const { mintDevices } = await import("../../domain/devices.ts");
-  const { bindToy } = await import("../../domain/toys.ts");
+  const { mintDevices } = await import("../../domain/smart_toy/devices.ts");
+  const { bindToy } = await import("../../domain/smart_toy/toys.ts");
   const { startServer } = await import("../../main.ts");
   const dir = await Deno.makeTempDir({ prefix: "babble-bench-" });
   const hello = Deno.serve(

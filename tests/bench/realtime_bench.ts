@@ -12,16 +12,19 @@
  * Run alone: `deno run -A tests/bench/realtime_bench.ts`.
  */
 
-import { createSession, registerUser } from "../../domain/accounts.ts";
-import { mintDevices } from "../../domain/devices.ts";
-import { newId } from "../../domain/ids.ts";
-import { migrate } from "../../domain/kv.ts";
+import {
+  createSession,
+  registerUser,
+} from "../../domain/smart_toy/accounts.ts";
+import { mintDevices } from "../../domain/smart_toy/devices.ts";
+import { newId } from "../../domain/store/ids.ts";
+import { migrate } from "../../domain/store/kv.ts";
 import {
   type Message,
   MessageWriter,
   readInbox,
-} from "../../domain/messages.ts";
-import { bindToy } from "../../domain/toys.ts";
+} from "../../domain/smart_toy/messages.ts";
+import { bindToy } from "../../domain/smart_toy/toys.ts";
 import type { IdleConfig, LoadConfig } from "./_ws_load.ts";
 
 const PAIRS = 100;

@@ -6,7 +6,7 @@
  * Run alone: `deno run -A tests/bench/transcode_bench.ts`.
  */
 
-import { createTranscoder } from "../../domain/transcoder.ts";
+import { createTranscoder } from "../../domain/audio/transcoder.ts";
 
 const CLIP_URL = new URL("../fixtures/speech10.amr", import.meta.url);
 const LATENCY_RUNS = 40;

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { authenticateUser, registerUser } from "../../domain/accounts.ts";
-import { readBlob } from "../../domain/blobs.ts";
-import { listContent } from "../../domain/content.ts";
-import { getDevice } from "../../domain/devices.ts";
+import {
+  authenticateUser,
+  registerUser,
+} from "../../domain/smart_toy/accounts.ts";
+import { readBlob } from "../../domain/store/blobs.ts";
+import { listContent } from "../../domain/smart_toy/content.ts";
+import { getDevice } from "../../domain/smart_toy/devices.ts";
 import { startTestServer } from "../_server.ts";
 import { okData, send } from "../_toy_fixtures.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { issueLobbyToken } from "../../domain/lobby.ts";
+import { issueLobbyToken } from "../../domain/lobby/lobby.ts";
 import { postForm, postJson, startTestServer } from "../_server.ts";
 import { ReplyQueue } from "../_replies.ts";
 

@@ -4,11 +4,11 @@ import {
   createSession,
   registerUser,
   resolveSession,
-} from "../../domain/accounts.ts";
-import { testConfig } from "../../domain/config.ts";
-import { silentLogger } from "../../domain/log.ts";
-import { Metrics } from "../../domain/metrics.ts";
-import { RateLimiter } from "../../domain/rate_limit.ts";
+} from "../../domain/smart_toy/accounts.ts";
+import { testConfig } from "../../domain/platform/config.ts";
+import { silentLogger } from "../../domain/platform/log.ts";
+import { Metrics } from "../../domain/platform/metrics.ts";
+import { RateLimiter } from "../../domain/platform/rate_limit.ts";
 import { type AppDeps, createApp } from "../../routes/app.ts";
 import { qrLoginFeature, type QrLoginOptions } from "../../routes/qr_login.ts";
 import { postForm, postJson, startTestServer } from "../_server.ts";

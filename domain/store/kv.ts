@@ -1,0 +1,139 @@
+import { migrateToSchema2 } from "../smart_toy/messages.ts";
+
+/**
+ * Opening the store and migrating its schema forward.
+ *
+ * | key                 | value                     |
+ * | ------------------- | ------------------------- |
+ * | ["meta", "schema"]  | number: the schema version |
+ */
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = 2;
+
+const SCHEMA_KEY = ["meta", "schema"] as const;
+
+/** One forward step: brings a store at `version - 1` to `version`. */
+export interface Migration {
+  version: number;
+  run(kv: Deno.Kv): Promise<void>;
+}
+
+/** Forward steps in order; version 1 is the empty store's layout. */
+const MIGRATIONS: Migration[] = [
+  { version: 1, run: async () => {} },
+  // One copy per message beside its unread counter (domain/messages.ts).
+  { version: 2, run: (kv) => migrateToSchema2(kv) },
+];
+
+const shared = new Map<string, { kv: Deno.Kv; refs: number }>();
+
+/**
+ * Opens the KV store at `path`: a file path (its folder is created),
+ * ":memory:", or an https:// KV Connect URL. Within one process a file is
+ * opened once and the handle shared (two SQLite handles on one file fail
+ * each other's writes with "database is locked"); release it with `closeKv`.
+ */
+export async function openKv(path: string): Promise<Deno.Kv> {
+  if (path === ":memory:" || /^https?:\/\//.test(path)) {
+    return await Deno.openKv(path);
+  }
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  const file = await Deno.realPath(path.slice(0, Math.max(slash, 0)) || ".") +
+    "/" + path.slice(slash + 1);
+  const open = shared.get(file);
+  if (open) {
+    open.refs++;
+    return open.kv;
+  }
+  const kv = await Deno.openKv(file);
+  shared.set(file, { kv, refs: 1 });
+  return kv;
+}
+
+/** Releases a handle from `openKv`; the last release closes it. */
+export function closeKv(kv: Deno.Kv): void {
+  for (const [file, open] of shared) {
+    if (open.kv !== kv) continue;
+    if (--open.refs === 0) {
+      shared.delete(file);
+      kv.close();
+    }
+    return;
+  }
+  kv.close();
+}
+
+const LEASE_KEY = ["meta", "migration_lease"] as const;
+/** How long a migration lease lasts; the holder renews it between steps. */
+const LEASE_MS = 10 * 60 * 1000;
+
+interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+/**
+ * Runs every migration above the stored version. Instances starting
+ * together take turns through a lease (check-and-set, with an expiry in
+ * case the holder dies): one migrates, the others wait for the schema to
+ * move. Refuses a store written by a newer Babble.
+ */
+export async function migrate(
+  kv: Deno.Kv,
+  migrations: Migration[] = MIGRATIONS,
+  { pollMs = 200 }: { pollMs?: number } = {},
+): Promise<number> {
+  const target = migrations.at(-1)?.version ?? 0;
+  const me = crypto.randomUUID();
+  try {
+    for (;;) {
+      const current = await kv.get<number>(SCHEMA_KEY);
+      const version = current.value ?? 0;
+      if (version > target) {
+        throw new Error(
+          `store schema is version ${version}, newer than this build's ${target}: upgrade Babble`,
+        );
+      }
+      const next = migrations.find((m) => m.version === version + 1);
+      if (!next) return version;
+      const lease = await kv.get<Lease>(LEASE_KEY);
+      const held = lease.value && lease.value.expiresAt > Date.now() &&
+        lease.value.owner !== me;
+      if (held) {
+        await new Promise((r) => setTimeout(r, pollMs));
+        continue;
+      }
+      const taken = await kv.atomic().check(lease).set(
+        LEASE_KEY,
+        { owner: me, expiresAt: Date.now() + LEASE_MS },
+        { expireIn: LEASE_MS },
+      ).commit();
+      if (!taken.ok) continue;
+      // Under the lease: re-read, since the previous holder may have just
+      // finished this step.
+      const now = await kv.get<number>(SCHEMA_KEY);
+      if ((now.value ?? 0) !== version) continue;
+      await next.run(kv);
+      await kv.atomic().check(now).set(SCHEMA_KEY, next.version).commit();
+    }
+  } finally {
+    const lease = await kv.get<Lease>(LEASE_KEY);
+    if (lease.value?.owner === me) {
+      await kv.atomic().check(lease).delete(LEASE_KEY).commit();
+    }
+  }
+}
+
+/** Deletes keys in atomic batches well under the mutation limit. */
+export async function deleteKeys(
+  kv: Deno.Kv,
+  keys: Deno.KvKey[],
+): Promise<void> {
+  for (let i = 0; i < keys.length; i += 500) {
+    const op = kv.atomic();
+    for (const key of keys.slice(i, i + 500)) op.delete(key);
+    await op.commit();
+  }
+}

@@ -1,0 +1,601 @@
+import { AppError } from "../../domain/platform/errors.ts";
+import { randomHex } from "../../domain/store/ids.ts";
+import {
+  appendLobbyChat,
+  authenticateLobbyUser,
+  AVATAR_RULE_MESSAGE,
+  avatarUrl,
+  claimPresence,
+  getLobbyUser,
+  issueLobbyToken,
+  listLobbyEvents,
+  livePresence,
+  LOBBY_HEAD_KEY,
+  type LobbyEvent,
+  lobbyHead,
+  parseChat,
+  parseLogin,
+  parseRegistration,
+  type Presence,
+  refreshPresence,
+  registerLobbyUser,
+  releasePresence,
+  takeChatLine,
+  takeLoginAttempt,
+  takeRegistration,
+  TOKEN_TTL_MS,
+  useLobbyToken,
+} from "../../domain/lobby/lobby.ts";
+import type { Logger } from "../../domain/platform/log.ts";
+import type { Metrics } from "../../domain/platform/metrics.ts";
+import type { RateLimiter } from "../../domain/platform/rate_limit.ts";
+
+/**
+ * The lobby's connection registry and socket protocol (seed 003), shared
+ * by the WebSocket and the raw TCP transport.
+ *
+ * Each connection's messages are handled one at a time, in order. Chat
+ * lines are committed to the KV event log; every instance watches the log's
+ * head and fans new lines out to its logged-in connections, so a line sent
+ * on one instance reaches sockets on all of them. A logged-in connection
+ * holds its user's presence in KV (one active connection per user, across
+ * instances), refreshed while the connection is active and released when
+ * it closes. Connections idle for `idleMs` are closed.
+ */
+
+/** A transport's side of one connection: bounded JSON sending, closing. */
+export interface LobbyPeer {
+  /** Sends one JSON object; false when the peer is closed or overflowing. */
+  send(frame: unknown): boolean;
+  /** Closes the connection; safe to call more than once. */
+  close(reason?: string): void;
+}
+
+/** One lobby connection, WebSocket or TCP. */
+export class LobbyConnection {
+  readonly id: string = randomHex(12);
+  readonly peer: LobbyPeer;
+  readonly address: string;
+  /** The user logged in on this connection, or null. */
+  user: string | null = null;
+  lastActive: number = Date.now();
+  /** Versionstamp of the presence this connection holds. */
+  presenceStamp: string | null = null;
+  presenceWrittenAt = 0;
+  detached = false;
+  /** Messages waiting to be handled (bounded by `maxQueuedMessages`). */
+  queued = 0;
+  queue: Promise<void> = Promise.resolve();
+  /** Presence writes, in order. */
+  presenceOps: Promise<void> = Promise.resolve();
+
+  constructor(peer: LobbyPeer, address: string) {
+    this.peer = peer;
+    this.address = address;
+  }
+}
+
+/** What the hub needs from the server. */
+export interface LobbyHubDeps {
+  kv: Deno.Kv;
+  log: Logger;
+  metrics: Metrics;
+  limiter: RateLimiter;
+}
+
+/** Options of `LobbyHub`. */
+export interface LobbyHubOptions {
+  /** Close connections without activity this long (seed: 5 min). */
+  idleMs?: number;
+  /** Token lifetime after last use (seed: 1 h). */
+  tokenTtlMs?: number;
+  /** Connections this instance accepts at most. */
+  maxConnections?: number;
+  /** Messages of one connection waiting to be handled before it is closed. */
+  maxQueuedMessages?: number;
+}
+
+/** The error reply of the socket API for anything that is not a message. */
+export function errorReply(message: string): Record<string, unknown> {
+  return { type: "error", status: "error", message };
+}
+
+/** The seed's reply to a frame that does not parse. */
+export const INVALID_JSON = errorReply("Invalid JSON");
+
+const PING = { type: "ping" };
+
+/** The lobby hub of one server instance. */
+export class LobbyHub {
+  readonly instanceId: string = randomHex(8);
+  readonly idleMs: number;
+  readonly tokenTtlMs: number;
+  readonly #deps: LobbyHubDeps;
+  readonly #maxConnections: number;
+  readonly #maxQueued: number;
+  readonly #connections = new Map<string, LobbyConnection>();
+  #closed = false;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryWake: (() => void) | undefined;
+  #watchReader:
+    | ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]>
+    | null = null;
+  #watchLoop: Promise<void> | null = null;
+
+  constructor(
+    deps: LobbyHubDeps,
+    {
+      idleMs = 300_000,
+      tokenTtlMs = TOKEN_TTL_MS,
+      maxConnections = 10_000,
+      maxQueuedMessages = 64,
+    }: LobbyHubOptions = {},
+  ) {
+    this.#deps = deps;
+    this.idleMs = idleMs;
+    this.tokenTtlMs = tokenTtlMs;
+    this.#maxConnections = maxConnections;
+    this.#maxQueued = maxQueuedMessages;
+    deps.metrics.gauge(
+      "babble_lobby_connections",
+      () => this.#connections.size,
+    );
+  }
+
+  /** How often presence is rewritten while a connection is active. */
+  get #refreshMs(): number {
+    return Math.max(50, Math.floor(this.idleMs / 4));
+  }
+
+  /** A presence lives through one refresh interval past the idle limit. */
+  get #presenceTtlMs(): number {
+    return this.idleMs + this.#refreshMs;
+  }
+
+  /** Starts the event-log watch and the idle sweep. */
+  start(): void {
+    const every = Math.min(60_000, Math.max(100, Math.floor(this.idleMs / 5)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), every);
+    this.#watchLoop = this.#watch();
+  }
+
+  /** Open connections on this instance. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Registers a new connection; null (and the peer closed) when the hub is full or closed. */
+  attach(peer: LobbyPeer, address: string): LobbyConnection | null {
+    if (this.#closed || this.#connections.size >= this.#maxConnections) {
+      peer.close("the lobby is full: try again later");
+      return null;
+    }
+    const conn = new LobbyConnection(peer, address);
+    this.#connections.set(conn.id, conn);
+    return conn;
+  }
+
+  /**
+   * Queues one text frame of `conn` for handling after those before it.
+   * A connection with more than `maxQueuedMessages` waiting is closed.
+   */
+  enqueue(conn: LobbyConnection, text: string): void {
+    if (conn.queued >= this.#maxQueued) {
+      this.#drop(conn, "too many messages waiting: slow down");
+      return;
+    }
+    conn.queued++;
+    conn.queue = conn.queue
+      .then(() => this.receive(conn, text))
+      .finally(() => conn.queued--);
+  }
+
+  /** Handles one text frame of `conn` (a JSON object); replies on `conn`. Never throws. */
+  async receive(conn: LobbyConnection, text: string): Promise<void> {
+    if (conn.detached) return;
+    this.touch(conn);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      conn.peer.send(INVALID_JSON);
+      return;
+    }
+    if (
+      message === null || typeof message !== "object" || Array.isArray(message)
+    ) {
+      conn.peer.send(
+        errorReply('a message must be a JSON object with a "type"'),
+      );
+      return;
+    }
+    const type = (message as { type?: unknown }).type;
+    try {
+      switch (type) {
+        case "register":
+          return await this.#register(conn, message);
+        case "login":
+          return await this.#login(conn, message);
+        case "chat":
+          return await this.#chat(conn, message);
+        case "heartbeat":
+          return await this.#heartbeat(conn, message);
+        case "pong":
+          return;
+        default:
+          conn.peer.send(errorReply(
+            `unknown type ${
+              JSON.stringify(type ?? null)?.slice(0, 40)
+            }: expected "register", "login", "chat" or "heartbeat"`,
+          ));
+      }
+    } catch (err) {
+      conn.peer.send(this.#failure(String(type), err));
+    }
+  }
+
+  /** Counts activity on `conn`: it stays open, and its presence stays live. */
+  touch(conn: LobbyConnection): void {
+    const now = Date.now();
+    conn.lastActive = now;
+    if (
+      conn.user !== null && conn.presenceStamp !== null &&
+      now - conn.presenceWrittenAt >= this.#refreshMs
+    ) {
+      conn.presenceWrittenAt = now;
+      this.#presenceOp(conn, () => this.#refresh(conn)).catch(() => {});
+    }
+  }
+
+  /** Forgets a closed connection and releases its presence; idempotent. */
+  async detach(conn: LobbyConnection): Promise<void> {
+    if (!conn.detached) {
+      conn.detached = true;
+      this.#connections.delete(conn.id);
+      this.#presenceOp(conn, () => this.#release(conn)).catch(() => {});
+    }
+    await conn.presenceOps;
+  }
+
+  /**
+   * True while `username` holds a live connection. A holder on this
+   * instance is pinged (`{"type":"ping"}`); one that no longer takes
+   * writes is dropped and does not count.
+   */
+  async isOnline(username: string): Promise<boolean> {
+    const holder = await livePresence(this.#deps.kv, username);
+    if (!holder) return false;
+    if (holder.instance !== this.instanceId) return true;
+    return this.#holderAlive(holder);
+  }
+
+  /** Stops watching, closes every connection and releases their presence. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    clearTimeout(this.#retryTimer);
+    this.#retryWake?.();
+    await this.#watchReader?.cancel().catch(() => {});
+    await this.#watchLoop;
+    const open = [...this.#connections.values()];
+    for (const conn of open) conn.peer.close("the server is shutting down");
+    await Promise.all(open.map((conn) => this.detach(conn)));
+  }
+
+  async #register(conn: LobbyConnection, message: object): Promise<void> {
+    const parsed = parseRegistration(message);
+    if (!parsed.ok) {
+      if (parsed.field === "username") {
+        conn.peer.send({
+          type: "register_-2",
+          success: false,
+          message: "Invalid username format",
+        });
+      } else if (parsed.field === "avatar") {
+        conn.peer.send({
+          type: "register_-3",
+          success: false,
+          message: AVATAR_RULE_MESSAGE,
+        });
+      } else {
+        conn.peer.send({
+          type: "register_-1",
+          error: true,
+          message: parsed.message,
+        });
+      }
+      return;
+    }
+    takeRegistration(this.#deps.limiter, conn.address);
+    try {
+      await registerLobbyUser(this.#deps.kv, parsed.value);
+    } catch (err) {
+      if (err instanceof AppError && err.status === 409) {
+        conn.peer.send({
+          type: "register_0",
+          success: false,
+          message: "Username already exists",
+        });
+        return;
+      }
+      throw err;
+    }
+    conn.peer.send({
+      type: "register_1",
+      error: false,
+      message: "User registered successfully",
+    });
+  }
+
+  async #login(conn: LobbyConnection, message: object): Promise<void> {
+    const parsed = parseLogin(message);
+    if (!parsed.ok) {
+      conn.peer.send({
+        type: "login",
+        status: "error",
+        message: parsed.message,
+      });
+      return;
+    }
+    const { username } = parsed.value;
+    takeLoginAttempt(this.#deps.limiter, { address: conn.address, username });
+    const user = await authenticateLobbyUser(this.#deps.kv, parsed.value);
+    if (!user) {
+      conn.peer.send({
+        type: "login",
+        status: "error_0",
+        message: "Invalid credentials",
+      });
+      return;
+    }
+    if (
+      conn.user === user.username || !(await this.#claim(conn, user.username))
+    ) {
+      conn.peer.send({
+        type: "login",
+        status: "error_-1",
+        message: "Account already logged in",
+      });
+      return;
+    }
+    const token = await issueLobbyToken(this.#deps.kv, user.username, {
+      ttlMs: this.tokenTtlMs,
+    });
+    conn.peer.send({
+      type: "login",
+      status: "success",
+      message: "Login successful",
+      token,
+      username: user.username,
+      avatar: avatarUrl(user),
+    });
+  }
+
+  async #chat(conn: LobbyConnection, message: object): Promise<void> {
+    const user = await this.#tokenUser(conn, "chat", message);
+    if (!user) return;
+    const parsed = parseChat(message);
+    if (!parsed.ok) {
+      conn.peer.send({
+        type: "chat",
+        status: "error",
+        message: parsed.message,
+      });
+      return;
+    }
+    takeChatLine(this.#deps.limiter, user);
+    await this.postChat(user, parsed.value.message);
+    conn.peer.send({ type: "chat", status: "success" });
+  }
+
+  async #heartbeat(conn: LobbyConnection, message: object): Promise<void> {
+    if (!(await this.#tokenUser(conn, "heartbeat", message))) return;
+    conn.peer.send({ type: "heartbeat", status: "success" });
+  }
+
+  /**
+   * The user of the message's token when it is live and the user is logged
+   * in; otherwise replies the seed's error (error_Mt, error_It, error_Nli;
+   * heartbeat replies plain "error") and returns null.
+   */
+  async #tokenUser(
+    conn: LobbyConnection,
+    type: "chat" | "heartbeat",
+    message: object,
+  ): Promise<string | null> {
+    const token = (message as { token?: unknown }).token;
+    const fail = (status: string, text: string) => {
+      conn.peer.send({
+        type,
+        status: type === "chat" ? status : "error",
+        message: text,
+      });
+      return null;
+    };
+    if (token === undefined || token === null || token === "") {
+      return fail("error_Mt", "Missing token");
+    }
+    const user = typeof token === "string"
+      ? await useLobbyToken(this.#deps.kv, token, { ttlMs: this.tokenTtlMs })
+      : null;
+    if (!user) return fail("error_It", "Invalid token");
+    if (conn.user !== user && !(await this.isOnline(user))) {
+      return fail("error_Nli", "Not logged in");
+    }
+    return user;
+  }
+
+  /** Commits a chat line of `username` to the log; every instance fans it out. */
+  async postChat(username: string, message: string): Promise<void> {
+    const user = await getLobbyUser(this.#deps.kv, username);
+    if (!user) throw new AppError(401, `user "${username}" no longer exists`);
+    await appendLobbyChat(this.#deps.kv, {
+      user: username,
+      message,
+      avatar: avatarUrl(user),
+    });
+  }
+
+  #failure(type: string, err: unknown): Record<string, unknown> {
+    let message = "internal error; it has been logged";
+    if (err instanceof AppError) message = err.message;
+    else {
+      this.#deps.log.error("lobby message failed", {
+        type,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
+    }
+    switch (type) {
+      case "register":
+        return { type: "register_-1", error: true, message };
+      case "login":
+      case "chat":
+      case "heartbeat":
+        return { type, status: "error", message };
+      default:
+        return errorReply(message);
+    }
+  }
+
+  /**
+   * Makes `conn` hold `username`, then releases a user it held before;
+   * false while another live connection holds `username`.
+   */
+  #claim(conn: LobbyConnection, username: string): Promise<boolean> {
+    return this.#presenceOp(conn, async () => {
+      if (conn.detached) return false;
+      const stamp = await claimPresence(this.#deps.kv, username, {
+        instance: this.instanceId,
+        connection: conn.id,
+        ttlMs: this.#presenceTtlMs,
+        canReplace: (holder) =>
+          holder.instance === this.instanceId && !this.#holderAlive(holder),
+      });
+      if (!stamp) return false;
+      await this.#release(conn);
+      conn.user = username;
+      conn.presenceStamp = stamp;
+      conn.presenceWrittenAt = Date.now();
+      return true;
+    });
+  }
+
+  async #refresh(conn: LobbyConnection): Promise<void> {
+    if (conn.detached || conn.user === null || conn.presenceStamp === null) {
+      return;
+    }
+    const stamp = await refreshPresence(this.#deps.kv, conn.user, {
+      versionstamp: conn.presenceStamp,
+      ttlMs: this.#presenceTtlMs,
+    });
+    if (stamp) {
+      conn.presenceStamp = stamp;
+      return;
+    }
+    // Another connection holds the user now: one active connection per user.
+    conn.presenceStamp = null;
+    this.#drop(conn, "the account logged in on another connection");
+  }
+
+  async #release(conn: LobbyConnection): Promise<void> {
+    const { user, presenceStamp } = conn;
+    conn.user = null;
+    conn.presenceStamp = null;
+    if (user !== null && presenceStamp !== null) {
+      await releasePresence(this.#deps.kv, user, {
+        versionstamp: presenceStamp,
+      });
+    }
+  }
+
+  /**
+   * Runs a presence write after the connection's earlier ones. Its result
+   * is returned; a failure is logged and does not stop later writes.
+   */
+  #presenceOp<T>(conn: LobbyConnection, op: () => Promise<T>): Promise<T> {
+    const result = conn.presenceOps.then(op);
+    conn.presenceOps = result.then(() => {}, (err) => {
+      this.#deps.log.warn("lobby presence write failed", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    });
+    return result;
+  }
+
+  /** Pings the local holder of a presence; a dead one is dropped. */
+  #holderAlive(holder: Presence): boolean {
+    const conn = this.#connections.get(holder.connection);
+    if (!conn || conn.detached) return false;
+    if (conn.peer.send(PING)) return true;
+    this.#drop(conn, "not taking writes");
+    return false;
+  }
+
+  #drop(conn: LobbyConnection, reason: string): void {
+    conn.peer.close(reason);
+    void this.detach(conn);
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.idleMs;
+    for (const conn of this.#connections.values()) {
+      if (conn.lastActive < cutoff) {
+        this.#drop(conn, `no activity for ${Math.round(this.idleMs / 1000)} s`);
+      }
+    }
+  }
+
+  #deliver(event: LobbyEvent): void {
+    const frame = {
+      type: "chat",
+      user: event.user,
+      message: event.message,
+      avatar: event.avatar,
+    };
+    for (const conn of this.#connections.values()) {
+      if (conn.user !== null && !conn.detached) conn.peer.send(frame);
+    }
+  }
+
+  /**
+   * Follows the event log: on every change of the head (the watch may
+   * coalesce several), reads all events after the cursor and delivers
+   * them. Restarts after a failure until the hub closes.
+   */
+  async #watch(): Promise<void> {
+    let cursor: number | null = null;
+    while (!this.#closed) {
+      try {
+        cursor ??= await lobbyHead(this.#deps.kv);
+        if (this.#closed) return;
+        this.#watchReader = this.#deps.kv.watch([LOBBY_HEAD_KEY]).getReader();
+        for (;;) {
+          const { done, value } = await this.#watchReader.read();
+          if (done || this.#closed) return;
+          const head = (value[0].value as number | null) ?? 0;
+          while (cursor < head && !this.#closed) {
+            const events = await listLobbyEvents(this.#deps.kv, cursor);
+            if (events.length === 0) {
+              cursor = head; // expired before this instance read them
+              break;
+            }
+            for (const event of events) this.#deliver(event);
+            cursor = events[events.length - 1].seq;
+          }
+        }
+      } catch (err) {
+        if (this.#closed) return;
+        this.#deps.log.warn("lobby watch failed; retrying", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        await this.#watchReader?.cancel().catch(() => {});
+        await new Promise<void>((resolve) => {
+          this.#retryWake = resolve;
+          this.#retryTimer = setTimeout(resolve, 1000);
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,341 @@
+import { z } from "zod";
+import { AppError } from "../../domain/platform/errors.ts";
+import {
+  type Principal,
+  resolveSession,
+} from "../../domain/smart_toy/accounts.ts";
+import { getFriend } from "../../domain/smart_toy/friends.ts";
+import { newId } from "../../domain/store/ids.ts";
+import {
+  advanceDelivered,
+  deliveredCursor,
+  inboxPositionOf,
+  replayFloor,
+  storeHead,
+} from "../../domain/smart_toy/messages.ts";
+import { mayActAs, openToy } from "../../domain/smart_toy/toys.ts";
+import type { Context } from "hono";
+import {
+  type AppDeps,
+  type AppEnv,
+  asAppError,
+  type Feature,
+  subApp,
+  toyErrorBody,
+} from "../../routes/app.ts";
+import type { Connection, Hub } from "./hub.ts";
+import { isUpgrade, upgradeSocket } from "../ws.ts";
+
+/**
+ * The smart-toy sockets: `/app/<user_id>` (session token) and
+ * `/toy/<toy_id>` (the toy's token from /open_toy, or its device key).
+ *
+ * Client frames are JSON with `to_user`; the server checks the sender may
+ * reach `to_user` (friends, or a parent and its own toy), sets `from_user`
+ * itself and relays the frame as an ephemeral signal. `{type: "ping"}` gets
+ * `{type: "pong"}`; `{type: "ack", seq}` moves the delivered cursor.
+ * Durable events (`type: "chat"`) come from the hub.
+ */
+
+const ID = /^[0-9a-f]{24}$/;
+const SOCKET_PATH = /^\/(app|toy)\/([^/]*)$/;
+
+const frameSchema = z.looseObject({
+  to_user: z.string().regex(ID, "must be a 24-character hex id"),
+  type: z.string().max(32).optional(),
+});
+
+/** Options of the socket endpoints (tests shorten the keepalive). */
+export interface ToySocketOptions {
+  idleTimeoutSec?: number;
+  maxBufferedBytes?: number;
+}
+
+/** Frames per second a principal may relay through KV (to other instances). */
+const KV_FRAMES_PER_SECOND = 200;
+
+/** What a socket request presents: a device key (toys) or a session token. */
+function credentialsOf(
+  req: Request,
+): { deviceKey: string | null; token: string | null } {
+  const url = new URL(req.url);
+  return {
+    deviceKey: url.searchParams.get("device_key")?.toLowerCase() ?? null,
+    token: req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ??
+      url.searchParams.get("token"),
+  };
+}
+
+/** True while `deviceKey` opens toy `toyId` (the device is bound to it). */
+async function deviceOpens(
+  deps: AppDeps,
+  deviceKey: string,
+  toyId: string,
+): Promise<boolean> {
+  const opened = await openToy(deps.kv, deviceKey);
+  return opened.code === 0 && opened.toy._id === toyId;
+}
+
+/**
+ * How a socket re-checks its credentials when its delivery key moves (a
+ * logout or unbind bumps it): the session token still resolves, or the
+ * device key still opens this toy.
+ */
+function sessionCheck(
+  deps: AppDeps,
+  req: Request,
+  me: Principal,
+): () => Promise<boolean> {
+  const { deviceKey, token } = credentialsOf(req);
+  if (me.kind === "toy" && deviceKey) {
+    return () => deviceOpens(deps, deviceKey, me.id);
+  }
+  return async () => (await resolveSession(deps.kv, token ?? ""))?.id === me.id;
+}
+
+/** Seconds a reachability answer is cached per socket. */
+const REACH_CACHE_MS = 5_000;
+
+async function authenticate(
+  deps: AppDeps,
+  req: Request,
+  kind: "app" | "toy",
+  id: string,
+): Promise<Principal> {
+  const { deviceKey, token } = credentialsOf(req);
+  if (kind === "toy" && deviceKey) {
+    if (!(await deviceOpens(deps, deviceKey, id))) {
+      throw new AppError(403, "device key does not belong to this toy");
+    }
+    return { kind: "toy", id };
+  }
+  if (!token) {
+    throw new AppError(401, "pass ?token= (or ?device_key= for a toy)");
+  }
+  const principal = await resolveSession(deps.kv, token);
+  if (!principal) {
+    throw new AppError(401, "token is unknown, expired or logged out");
+  }
+  const expected = kind === "app" ? "user" : "toy";
+  if (principal.kind !== expected || principal.id !== id) {
+    throw new AppError(403, `this token is not for ${kind} ${id}`);
+  }
+  return principal;
+}
+
+/**
+ * Where a new socket's replay starts: ?after=<seq>, ?last_id=<id>, else the
+ * delivered cursor. Never past the store head, so a client holding a
+ * position from a store that was since restored still gets new messages;
+ * never before the replay window, so a first connection is not handed
+ * years of history.
+ */
+async function startCursor(
+  kv: Deno.Kv,
+  principalId: string,
+  url: URL,
+): Promise<number> {
+  const [head, floor] = await Promise.all([storeHead(kv), replayFloor(kv)]);
+  const within = (n: number) => Math.max(floor, Math.min(n, head));
+  const after = url.searchParams.get("after");
+  if (after !== null && /^\d{1,15}$/.test(after)) return within(Number(after));
+  const lastId = url.searchParams.get("last_id");
+  if (lastId && ID.test(lastId)) {
+    const pos = await inboxPositionOf(kv, principalId, lastId);
+    if (pos !== null) return within(pos);
+  }
+  return within(await deliveredCursor(kv, principalId));
+}
+
+/** The /app and /toy socket endpoints. */
+export function toySocketsFeature(
+  deps: AppDeps,
+  hub: Hub,
+  { idleTimeoutSec = 30, maxBufferedBytes = 1024 * 1024 }: ToySocketOptions =
+    {},
+): Feature {
+  const app = subApp();
+
+  const onError = (err: unknown) =>
+    deps.log.warn("socket handler failed", { error: String(err) });
+
+  async function handleFrame(
+    conn: Connection,
+    me: Principal,
+    reach: Map<string, number>,
+    text: string,
+  ): Promise<void> {
+    const peer = conn.peer;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      peer.send({ type: "error", msg: "frame is not JSON" });
+      return;
+    }
+    if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+      const t = (raw as { type?: unknown }).type;
+      if (t === "ping") {
+        peer.send({ type: "pong" });
+        return;
+      }
+      if (t === "ack") {
+        // Only what this socket was actually sent can be acknowledged: a
+        // larger seq would make later reconnects skip messages.
+        const seq = Math.min(
+          Number((raw as { seq?: unknown }).seq),
+          conn.cursor,
+        );
+        if (Number.isSafeInteger(seq) && seq > 0) {
+          await advanceDelivered(deps.kv, me.id, seq);
+        }
+        return;
+      }
+    }
+    const parsed = frameSchema.safeParse(raw);
+    if (!parsed.success) {
+      peer.send({
+        type: "error",
+        msg: `frame needs "to_user" (a 24-character hex id): ${
+          parsed.error.issues[0]?.message
+        }`,
+      });
+      return;
+    }
+    const to = parsed.data.to_user;
+    // A fresh cached answer is checked without a turn of the event loop.
+    const known = (reach.get(to) ?? 0) > Date.now();
+    if (!known && !(await mayReach(deps.kv, me, to, reach))) {
+      peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
+      return;
+    }
+    // A frame for a socket on another instance (or none) costs a KV write:
+    // those are rate-limited per sender. Local relays are bounded by the
+    // recipient's send queue instead.
+    try {
+      if (!hub.isLocal(to)) {
+        deps.limiter.take(
+          `frames:${me.id}`,
+          KV_FRAMES_PER_SECOND,
+          1000,
+          "frames",
+        );
+      }
+    } catch (err) {
+      peer.send({
+        type: "error",
+        msg: err instanceof Error ? err.message : "slow down",
+      });
+      return;
+    }
+    // Relays are ephemeral: they may not pass for durable chat events, so the
+    // server's own fields are dropped and a chat notice is typed "notice".
+    const {
+      from_user: _f,
+      id: _i,
+      seq: _s,
+      chat_id: _c,
+      create_time: _t,
+      type,
+      ...rest
+    } = parsed.data as Record<string, unknown>;
+    const kind = "music" in rest && type !== "notice"
+      ? "music"
+      : typeof type === "string" && type !== "chat" && type !== "music"
+      ? type
+      : "notice";
+    const frame = { ...rest, type: kind, id: newId(), from_user: me.id };
+    const sent = hub.signal(to, frame);
+    if (sent) await sent;
+    deps.metrics.incSeries("babble_frames_relayed_total");
+  }
+
+  /** Authenticates and upgrades one socket request for `kind` `id`. */
+  async function openSocket(
+    kind: "app" | "toy",
+    id: string,
+    req: Request,
+  ): Promise<Response> {
+    if (!isUpgrade(req)) {
+      throw new AppError(
+        400,
+        "this is a WebSocket endpoint: send an Upgrade request",
+      );
+    }
+    if (!ID.test(id)) {
+      throw new AppError(400, `"${id.slice(0, 40)}" is not an id`);
+    }
+    const me = await authenticate(deps, req, kind, id);
+    const cursor = await startCursor(deps.kv, me.id, new URL(req.url));
+    let reach: Map<string, number> | undefined;
+    let conn: Connection | null = null;
+    const stillValid = sessionCheck(deps, req, me);
+    return upgradeSocket(
+      req,
+      {
+        onOpen(peer) {
+          conn = {
+            principalId: me.id,
+            peer,
+            cursor,
+            since: Date.now(),
+            stillValid,
+          };
+          hub.attach(conn);
+        },
+        onText: (_peer, text) =>
+          conn ? handleFrame(conn, me, reach ??= new Map(), text) : undefined,
+        onClose() {
+          if (conn) hub.detach(conn);
+        },
+      },
+      { idleTimeoutSec, maxBufferedBytes },
+      onError,
+    );
+  }
+
+  for (const kind of ["app", "toy"] as const) {
+    app.get(
+      `/${kind}/:id`,
+      (c: Context<AppEnv>) =>
+        openSocket(kind, c.req.param("id") ?? "", c.req.raw),
+    );
+  }
+
+  /**
+   * Socket upgrades skip the HTTP middleware (no CORS, no body): a socket
+   * lives long, and nothing of a request context should stay with it.
+   */
+  function fastPath(req: Request): Promise<Response> | null {
+    if (!isUpgrade(req)) return null;
+    const match = SOCKET_PATH.exec(new URL(req.url).pathname);
+    if (!match) return null;
+    return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
+      const e = asAppError(err, deps.log);
+      return Response.json(toyErrorBody(e), { status: e.status });
+    });
+  }
+
+  return { app, close: () => hub.close(), fastPath };
+}
+
+/**
+ * True when `me` may send to `to`: they are friends, or `me` is the parent
+ * of toy `to`. Answers are cached per socket for a few seconds.
+ */
+async function mayReach(
+  kv: Deno.Kv,
+  me: Principal,
+  to: string,
+  cache: Map<string, number>,
+): Promise<boolean> {
+  const now = Date.now();
+  if ((cache.get(to) ?? 0) > now) return true;
+  const ok = (await getFriend(kv, me.id, to)) !== null ||
+    await mayActAs(kv, me, to);
+  if (ok) {
+    if (cache.size > 256) cache.clear();
+    cache.set(to, now + REACH_CACHE_MS);
+  }
+  return ok;
+}

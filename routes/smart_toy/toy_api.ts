@@ -1,0 +1,513 @@
+import type { Context } from "hono";
+import { z } from "zod";
+import QRCode from "qrcode";
+import { AppError } from "../../domain/platform/errors.ts";
+import {
+  authenticateUser,
+  createSession,
+  publicUser,
+  registerUser,
+  requireUser,
+  revokeSession,
+} from "../../domain/smart_toy/accounts.ts";
+import {
+  type BlobKind,
+  blobResponse,
+  getBlobMeta,
+  isBlobName,
+} from "../../domain/store/blobs.ts";
+import { listContent, PROMPTS } from "../../domain/smart_toy/content.ts";
+import {
+  checkDeviceKey,
+  DEVICE_KEY,
+  getDevice,
+} from "../../domain/smart_toy/devices.ts";
+import { listFriends } from "../../domain/smart_toy/friends.ts";
+import { cached } from "../../domain/store/cache.ts";
+import {
+  acceptRequest,
+  addRequest,
+  listRequestsTo,
+  refuseRequest,
+} from "../../domain/smart_toy/friend_requests.ts";
+import { unreadCounts } from "../../domain/smart_toy/messages.ts";
+import {
+  assertActsAs,
+  bindToy,
+  listToys,
+  openToy,
+  scanDevice,
+  toyIdsOf,
+  unbindToy,
+} from "../../domain/smart_toy/toys.ts";
+import { type AppEnv, type Feature, subApp } from "../app.ts";
+import {
+  api,
+  caller,
+  clientAddress,
+  idField,
+  input,
+  text,
+  tokenOf,
+} from "../_http.ts";
+
+/**
+ * The smart-toy HTTP contract (seeds 000 and 002; CONTRACTS.md "Smart
+ * toy"): envelope {code, msg, data}, every POST in JSON, urlencoded or
+ * multipart. Voice messages, sockets and AI live in their own modules.
+ */
+
+const TAG = "smart-toy";
+
+/** A strict body: the seed's fields plus an optional `token` field. */
+function body<T extends z.ZodRawShape>(shape: T) {
+  return z.strictObject({ ...shape, token: z.string().optional() });
+}
+
+const stringish = (max: number) =>
+  z.union([z.string(), z.number()]).transform(String).pipe(
+    z.string().trim().max(max, `must be at most ${max} characters`),
+  );
+
+const fileName = z.string().max(64).regex(
+  /^[A-Za-z0-9][A-Za-z0-9_-]*\.(jpg|jpeg|png|gif|webp)$/,
+  "must be an image file name like baba.jpg",
+);
+
+const deviceKey = z.string().trim().toLowerCase().regex(
+  DEVICE_KEY,
+  "must be 32 hex characters (the text of the toy's QR code)",
+);
+
+const routes = {
+  reg: api({
+    method: "POST",
+    path: "/reg",
+    tag: TAG,
+    summary: "Register an app user",
+    auth: "none",
+    body: body({
+      username: z.string().trim().regex(
+        /^[\p{L}\p{N}_.@-]{2,32}$/u,
+        "must be 2-32 letters, digits or _ . @ -",
+      ),
+      password: z.string().min(6, "must be at least 6 characters").max(128),
+      nickname: text(32).optional(),
+      gender: stringish(8).optional(),
+      avatar: fileName.optional(),
+    }),
+  }),
+  login: api({
+    method: "POST",
+    path: "/login",
+    tag: TAG,
+    summary: "Log in; replies the user and a session token",
+    auth: "none",
+    body: body({ username: z.string().max(64), password: z.string().max(128) }),
+  }),
+  autoLogin: api({
+    method: "POST",
+    path: "/auto_login",
+    tag: TAG,
+    summary: "Resume a session; replies the user and unread counts",
+    auth: "user",
+    body: body({ _id: idField }),
+  }),
+  logout: api({
+    method: "POST",
+    path: "/logout",
+    tag: TAG,
+    summary: "Revoke the caller's token",
+    auth: "user_or_toy",
+    body: body({}),
+  }),
+  contentList: api({
+    method: "POST",
+    path: "/content_list",
+    tag: TAG,
+    summary: "The content library",
+    auth: "none",
+    body: body({}),
+  }),
+  scanQr: api({
+    method: "POST",
+    path: "/scan_qr",
+    tag: TAG,
+    summary: "Check a scanned device key: 0 free, 1 not ours, 2 bound",
+    auth: "user",
+    body: body({ device_key: z.string().max(128) }),
+  }),
+  bindToy: api({
+    method: "POST",
+    path: "/bind_toy",
+    tag: TAG,
+    summary: "Bind a device: creates the toy, its chat and friendship",
+    auth: "user",
+    body: body({
+      toy_name: text(32),
+      baby_name: text(32),
+      remark: text(32),
+      user_id: idField,
+      device_key: deviceKey,
+      gender: stringish(8).optional(),
+      avatar: fileName.optional(),
+    }),
+  }),
+  unbindToy: api({
+    method: "POST",
+    path: "/unbind_toy",
+    tag: TAG,
+    summary: "Unbind one of the caller's toys and free its device",
+    auth: "user",
+    body: body({ toy_id: idField }),
+  }),
+  toyList: api({
+    method: "POST",
+    path: "/toy_list",
+    tag: TAG,
+    summary: "The caller's toys",
+    auth: "user",
+    body: body({ _id: idField }),
+  }),
+  openToy: api({
+    method: "POST",
+    path: "/open_toy",
+    tag: TAG,
+    summary: "Toy start-up: 0 bound (with token), 1 unknown key, 2 unbound",
+    auth: "none",
+    body: body({ device_key: z.string().max(128) }),
+  }),
+  friendList: api({
+    method: "POST",
+    path: "/friend_list",
+    tag: TAG,
+    summary: "Friends of the caller or of one of its toys",
+    auth: "user_or_toy",
+    body: body({ _id: idField }),
+  }),
+  addReq: api({
+    method: "POST",
+    path: "/add_req",
+    tag: TAG,
+    summary: "Ask a toy to be friends (as the caller or one of its toys)",
+    auth: "user_or_toy",
+    body: body({
+      req_user: idField,
+      add_user: idField,
+      type: z.enum(["app", "toy"]).optional(),
+      req_info: text(200, { min: 0 }).default(""),
+      remark: text(32, { min: 0 }).default(""),
+    }),
+  }),
+  reqList: api({
+    method: "POST",
+    path: "/req_list",
+    tag: TAG,
+    summary: "Friend requests addressed to the caller's toys",
+    auth: "user",
+    body: body({ _id: idField }),
+  }),
+  accReq: api({
+    method: "POST",
+    path: "/acc_req",
+    tag: TAG,
+    summary: "Accept a friend request for one of the caller's toys",
+    auth: "user",
+    body: body({ req_id: idField, remark: text(32, { min: 0 }).default("") }),
+  }),
+  refReq: api({
+    method: "POST",
+    path: "/ref_req",
+    tag: TAG,
+    summary: "Refuse a friend request for one of the caller's toys",
+    auth: "user",
+    body: body({ req_id: idField }),
+  }),
+  getQr: api({
+    method: "GET",
+    path: "/get_qr/:file",
+    tag: TAG,
+    summary: "A device's QR code as PNG (<device_key>.png)",
+    auth: "none",
+  }),
+};
+
+/** Media download routes and the blob kinds each may serve. */
+const MEDIA: [string, BlobKind[]][] = [
+  ["/get_music/:file", ["music"]],
+  ["/get_cover/:file", ["cover"]],
+  ["/get_image/:file", ["cover", "image"]],
+  ["/get_chat/:file", ["chat"]],
+];
+for (const [path] of MEDIA) {
+  api({
+    method: "GET",
+    path,
+    tag: TAG,
+    summary: "Stream a media file (Range supported)",
+    auth: "none",
+  });
+}
+
+function ok(c: Context<AppEnv>, msg: string, data: unknown = {}) {
+  return c.json({ code: 0, msg, data });
+}
+
+/** The smart-toy HTTP routes. */
+export function toyApiFeature(): Feature {
+  const app = subApp();
+
+  app.post(routes.reg.path, async (c) => {
+    const { kv, limiter } = c.get("deps");
+    limiter.take(`reg:${clientAddress(c)}`, 20, 60_000, "registrations");
+    const b = await input(c, routes.reg);
+    const user = await registerUser(kv, b);
+    return ok(c, "Registration successful", { _id: user._id });
+  });
+
+  app.post(routes.login.path, async (c) => {
+    const { kv, limiter } = c.get("deps");
+    const b = await input(c, routes.login);
+    limiter.take(`login:${clientAddress(c)}`, 30, 60_000, "login attempts");
+    limiter.take(`login-user:${b.username}`, 10, 60_000, "login attempts");
+    const user = await authenticateUser(kv, b.username, b.password);
+    const token = await createSession(kv, { kind: "user", id: user._id });
+    return ok(c, "Successful login", {
+      ...(await userView(kv, user._id)),
+      token,
+    });
+  });
+
+  app.post(routes.autoLogin.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.autoLogin);
+    const me = await caller(c, ["user"], b);
+    if (b._id !== me.id) {
+      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
+    }
+    return ok(c, "Successful login", {
+      ...(await userView(kv, me.id)),
+      chat: await unreadCounts(kv, me.id),
+    });
+  });
+
+  app.post(routes.logout.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.logout);
+    await caller(c, ["user", "toy"], b);
+    await revokeSession(kv, tokenOf(c, b)!);
+    return ok(c, "Logged out");
+  });
+
+  app.post(routes.contentList.path, async (c) => {
+    await input(c, routes.contentList);
+    const items = await listContent(c.get("deps").kv);
+    return ok(
+      c,
+      "Get a list of content resources",
+      items.map(({ digest: _, ...item }) => item),
+    );
+  });
+
+  app.post(routes.scanQr.path, async (c) => {
+    const b = await input(c, routes.scanQr);
+    await caller(c, ["user"], b);
+    const result = await scanDevice(
+      c.get("deps").kv,
+      b.device_key.trim().toLowerCase(),
+    );
+    if (result.code === 0) {
+      return ok(c, "Successful Scanning of Two-Dimensional Code", {
+        device_key: result.device_key,
+      });
+    }
+    if (result.code === 1) {
+      return c.json({
+        code: 1,
+        msg: "Please scan the toy two-dimensional code",
+        data: {},
+      });
+    }
+    return c.json({
+      code: 2,
+      msg: "Equipment has been bound",
+      data: { toy_id: result.toy_id },
+    });
+  });
+
+  app.post(routes.bindToy.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.bindToy);
+    const me = await caller(c, ["user"], b);
+    if (b.user_id !== me.id) {
+      throw new AppError(403, `"user_id" ${b.user_id} is not the token's user`);
+    }
+    const toy = await bindToy(kv, {
+      userId: me.id,
+      deviceKey: b.device_key,
+      toyName: b.toy_name,
+      babyName: b.baby_name,
+      remark: b.remark,
+      gender: b.gender,
+      avatar: b.avatar,
+    });
+    return ok(c, "Binding Completion", { toy_id: toy._id });
+  });
+
+  app.post(routes.unbindToy.path, async (c) => {
+    const b = await input(c, routes.unbindToy);
+    const me = await caller(c, ["user"], b);
+    await unbindToy(c.get("deps").kv, me.id, b.toy_id);
+    return ok(c, "Unbound", {});
+  });
+
+  app.post(routes.toyList.path, async (c) => {
+    const b = await input(c, routes.toyList);
+    const me = await caller(c, ["user"], b);
+    if (b._id !== me.id) {
+      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
+    }
+    return ok(c, "Obtain Toy list", await listToys(c.get("deps").kv, me.id));
+  });
+
+  app.post(routes.openToy.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.openToy);
+    const result = await openToy(kv, b.device_key.trim().toLowerCase());
+    if (result.code === 1) {
+      const data = { music: PROMPTS.unlicensed };
+      return c.json({ code: 1, msg: "Device not authorised", ...data, data });
+    }
+    if (result.code === 2) {
+      const data = { music: PROMPTS.unbound };
+      return c.json({ code: 2, msg: "Device not bound", ...data, data });
+    }
+    const token = await createSession(kv, { kind: "toy", id: result.toy._id });
+    const data = {
+      music: PROMPTS.success,
+      toy_id: result.toy._id,
+      name: result.toy.toy_name,
+      token,
+    };
+    return c.json({ code: 0, msg: "Toy started", ...data, data });
+  });
+
+  app.post(routes.friendList.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.friendList);
+    const me = await caller(c, ["user", "toy"], b);
+    await assertActsAs(kv, me, b._id);
+    // The whole reply is cached as bytes: friend lists are read far more
+    // often than they change, and every change clears the cache.
+    const reply = await cached(
+      kv,
+      "friends",
+      `reply:${b._id}`,
+      async () =>
+        new TextEncoder().encode(
+          `{"code":0,"msg":"Friends Inquiry","data":${
+            JSON.stringify(await listFriends(kv, b._id))
+          }}`,
+        ),
+    );
+    return c.body(reply, 200, { "content-type": "application/json" });
+  });
+
+  app.post(routes.addReq.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.addReq);
+    const me = await caller(c, ["user", "toy"], b);
+    c.get("deps").limiter.take(
+      `add_req:${me.id}`,
+      30,
+      60_000,
+      "friend requests",
+    );
+    await assertActsAs(kv, me, b.req_user, "req_user");
+    const request = await addRequest(kv, b);
+    return ok(c, "Successful Added Friends Request", { req_id: request._id });
+  });
+
+  app.post(routes.reqList.path, async (c) => {
+    const { kv } = c.get("deps");
+    const b = await input(c, routes.reqList);
+    const me = await caller(c, ["user"], b);
+    if (b._id !== me.id) {
+      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
+    }
+    return ok(
+      c,
+      "Query Friends Request",
+      await listRequestsTo(kv, await toyIdsOf(kv, me.id)),
+    );
+  });
+
+  app.post(routes.accReq.path, async (c) => {
+    const b = await input(c, routes.accReq);
+    const me = await caller(c, ["user"], b);
+    await acceptRequest(c.get("deps").kv, me, {
+      reqId: b.req_id,
+      remark: b.remark,
+    });
+    return ok(c, "Agree to add friends");
+  });
+
+  app.post(routes.refReq.path, async (c) => {
+    const b = await input(c, routes.refReq);
+    const me = await caller(c, ["user"], b);
+    await refuseRequest(c.get("deps").kv, me, b.req_id);
+    return ok(c, "Refuse to add friends");
+  });
+
+  app.get(routes.getQr.path, async (c) => {
+    const file = c.req.param("file") ?? "";
+    const key = file.endsWith(".png") ? file.slice(0, -4) : file;
+    checkDeviceKey(key);
+    if (!(await getDevice(c.get("deps").kv, key))) {
+      throw new AppError(404, `no device with key "${key}"`);
+    }
+    const png = await QRCode.toBuffer(key, {
+      type: "png",
+      width: 300,
+      margin: 2,
+    });
+    return c.body(new Uint8Array(png), 200, {
+      "content-type": "image/png",
+      "cache-control": "public, max-age=86400",
+    });
+  });
+
+  for (const [path, kinds] of MEDIA) {
+    app.on(["GET", "HEAD"], path, async (c) => {
+      const { kv } = c.get("deps");
+      const file = c.req.param("file") ?? "";
+      if (!isBlobName(file)) {
+        throw new AppError(
+          400,
+          `"${file.slice(0, 80)}" is not a valid file name`,
+        );
+      }
+      const meta = await getBlobMeta(kv, file);
+      if (!meta || !kinds.includes(meta.kind)) {
+        throw new AppError(404, `no file "${file}"`);
+      }
+      return blobResponse(kv, meta, c.req.header("range"), {
+        method: c.req.method,
+      });
+    });
+  }
+
+  return { app };
+}
+
+/** The user as /login and /auto_login show it: friends and toys included. */
+async function userView(kv: Deno.Kv, userId: string) {
+  const user = await requireUser(kv, userId);
+  const bindToys = await toyIdsOf(kv, userId);
+  return {
+    ...publicUser(user),
+    friend_list: await listFriends(kv, userId),
+    bind_toys: bindToys,
+    bind_toy: bindToys,
+  };
+}
