@@ -1,10 +1,8 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { AppError } from "../domain/platform/errors.ts";
-import {
-  type Principal,
-  resolveSession,
-} from "../domain/smart_toy/accounts.ts";
+import { resolveAppSession } from "../domain/smart_toy/accounts.ts";
+import type { Principal } from "../domain/platform/sessions.ts";
 import type { AppEnv } from "./app.ts";
 
 /**
@@ -214,7 +212,7 @@ export async function caller(
       "sign in first: send Authorization: Bearer <token>",
     );
   }
-  const principal = await resolveSession(c.get("deps").kv, token);
+  const principal = await resolveAppSession(c.get("deps").kv, token);
   if (!principal) {
     throw new AppError(401, "token is unknown, expired or logged out");
   }

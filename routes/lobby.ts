@@ -188,7 +188,7 @@ export function lobbyFeature(
     const body = await readBody(c);
     const token = tokenOf(c, body);
     if (!token) throw new AppError(401, "Missing token");
-    const username = await useLobbyToken(kv, token, { ttlMs: tokenTtlMs });
+    const username = await useLobbyToken(kv, token);
     if (!username) throw new AppError(401, "Invalid token");
     const parsed = parseChat(body);
     if (!parsed.ok) throw new AppError(400, parsed.message);

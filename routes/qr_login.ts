@@ -1,6 +1,6 @@
 import QRCode from "qrcode";
 import { z } from "zod";
-import { revokeSession } from "../domain/smart_toy/accounts.ts";
+import { logout } from "../domain/smart_toy/accounts.ts";
 import { AppError } from "../domain/platform/errors.ts";
 import {
   cancelQrLogin,
@@ -293,7 +293,7 @@ class QrPage {
         const token = await redeemQrLogin(this.#deps.kv, entry);
         if (token === null) continue;
         if (!peer.send({ type: "token", token })) {
-          await revokeSession(this.#deps.kv, token);
+          await logout(this.#deps.kv, token);
           this.finish("abandoned");
           return;
         }

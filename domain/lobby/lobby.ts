@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../platform/errors.ts";
-import { randomHex, sha256Hex } from "../store/ids.ts";
+import { createSession, resolveSession } from "../platform/sessions.ts";
 import {
   DUMMY_HASH,
   hashPassword,
@@ -15,13 +15,13 @@ import type { RateLimiter } from "../platform/rate_limit.ts";
  * | key                                | value                                      |
  * | ---------------------------------- | ------------------------------------------ |
  * | ["lobby_users", username]          | LobbyUser                                  |
- * | ["lobby_tokens", sha256(token)]    | LobbyToken (expireIn + expiresAt, sliding) |
  * | ["lobby_presence", username]       | Presence (expireIn + expiresAt)            |
  * | ["lobby_events", seq]              | LobbyEvent (expireIn EVENT_TTL_MS)         |
  * | ["lobby_head"]                     | number: seq of the newest event            |
  *
  * Lobby users are their own collection, apart from the smart-toy app's
- * users. Tokens are 256-bit random hex; only their SHA-256 is stored.
+ * users. Tokens are sliding sessions (`domain/platform/sessions.ts`) of kind
+ * "lobby".
  * Presence says which connection (on which instance) holds a user: one
  * active connection per user, across instances. Event seqs are dense and
  * assigned under a check on the head, so every instance reads them in
@@ -35,12 +35,6 @@ export interface LobbyUser {
   /** The avatar file name given at registration. */
   avatar: string;
   created_at: number;
-}
-
-/** A stored token: whose it is and until when (refreshed on use). */
-export interface LobbyToken {
-  username: string;
-  expiresAt: number;
 }
 
 /** The connection that holds a user, and until when unless refreshed. */
@@ -84,10 +78,8 @@ const USERNAME_PATTERN =
 // The seed only asks for the extension; we also keep the name a plain,
 // short file name, since it is put into avatar URLs.
 const AVATAR_PATTERN = /^[^/\\\p{Cc}]{0,96}\.(png|jpg)$/u;
-const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 
 const USERS = "lobby_users";
-const TOKENS = "lobby_tokens";
 const PRESENCE = "lobby_presence";
 const EVENTS = "lobby_events";
 /** The key every instance watches for new events. */
@@ -289,37 +281,29 @@ export interface TokenOptions {
   now?: number;
 }
 
-/** Issues a token for `username`, valid `ttlMs` after its last use; returns it (shown once). */
-export async function issueLobbyToken(
+/** Issues a lobby token for `username`, valid `ttlMs` after its last use (shown once). */
+export function issueLobbyToken(
   kv: Deno.Kv,
   username: string,
   { ttlMs = TOKEN_TTL_MS, now = Date.now() }: TokenOptions = {},
 ): Promise<string> {
-  const token = randomHex(32);
-  const value: LobbyToken = { username, expiresAt: now + ttlMs };
-  await kv.set([TOKENS, await sha256Hex(token)], value, { expireIn: ttlMs });
-  return token;
+  return createSession(kv, { kind: "lobby", id: username }, {
+    ttlMs,
+    sliding: true,
+    now,
+  });
 }
 
 /**
- * The username of a live token, or null (malformed, unknown or expired).
- * A live token is refreshed: valid `ttlMs` from now (sliding expiry). The
- * refresh is checked against the entry read, so a concurrent refresh wins
- * harmlessly.
+ * The username of a live lobby token, or null (malformed, unknown, expired
+ * or another system's token). Using a token refreshes it (sliding expiry).
  */
 export async function useLobbyToken(
   kv: Deno.Kv,
   token: string,
-  { ttlMs = TOKEN_TTL_MS, now = Date.now() }: TokenOptions = {},
+  { now = Date.now() }: { now?: number } = {},
 ): Promise<string | null> {
-  if (!TOKEN_PATTERN.test(token)) return null;
-  const key = [TOKENS, await sha256Hex(token)];
-  const entry = await kv.get<LobbyToken>(key);
-  if (!entry.value || entry.value.expiresAt <= now) return null;
-  const refreshed: LobbyToken = { ...entry.value, expiresAt: now + ttlMs };
-  await kv.atomic().check(entry).set(key, refreshed, { expireIn: ttlMs })
-    .commit();
-  return entry.value.username;
+  return (await resolveSession(kv, token, ["lobby"], { now }))?.id ?? null;
 }
 
 /** The presence holding `username` while it is live, else null (none, or stale). */

@@ -1,4 +1,4 @@
-import { createSession } from "../smart_toy/accounts.ts";
+import { createAppSession } from "../smart_toy/accounts.ts";
 import { AppError } from "../platform/errors.ts";
 import { randomHex } from "../store/ids.ts";
 
@@ -28,7 +28,7 @@ import { randomHex } from "../store/ids.ts";
  * record holds only the confirming user's id. The instance that holds the
  * page's socket watches the record, deletes the confirmed record (checked,
  * so it is redeemed once) and only then mints the session with
- * `createSession`, which stores just the token's hash. When the page's
+ * `createAppSession`, which stores just the token's hash. When the page's
  * socket closes, its instance deletes the record, so a key is usable only
  * while its page is listening; should that instance die, `expiresAt` still
  * ends the key on time and no session is ever minted for it.
@@ -198,7 +198,7 @@ export async function redeemQrLogin(
   if (login?.state !== "confirmed" || !login.userId) return null;
   const res = await kv.atomic().check(entry).delete(entry.key).commit();
   if (!res.ok) return null;
-  return await createSession(kv, { kind: "user", id: login.userId });
+  return await createAppSession(kv, { kind: "user", id: login.userId });
 }
 
 /**

@@ -1,7 +1,12 @@
 import { AppError } from "../platform/errors.ts";
-import { newId, randomHex, sha256Hex } from "../store/ids.ts";
-import { deleteKeys } from "../store/kv.ts";
-import { cached, touch } from "../store/cache.ts";
+import { newId } from "../store/ids.ts";
+import {
+  createSession,
+  type Principal,
+  resolveSession,
+  revokeAllSessions,
+  revokeSession,
+} from "../platform/sessions.ts";
 import { ringDelivery } from "./messages.ts";
 import {
   DUMMY_HASH,
@@ -16,11 +21,11 @@ import {
  * | ------------------------------------- | --------------------------- |
  * | ["users", id]                         | User                        |
  * | ["users_by_name", username]           | id                          |
- * | ["sessions", sha256(token)]           | Session (expireIn + expiresAt) |
- * | ["sessions_by_principal", id, hash]   | true (for revoking all)     |
  *
- * Tokens are 256-bit random hex; only their SHA-256 is stored.
+ * Sessions of users and toys are `domain/platform/sessions.ts` tokens.
  */
+
+const APP_KINDS: Principal["kind"][] = ["user", "toy"];
 
 /** A stored app user; `password_hash` never leaves this module's callers. */
 export interface User {
@@ -35,19 +40,6 @@ export interface User {
 
 /** The user as clients see it: no password hash. */
 export type PublicUser = Omit<User, "password_hash">;
-
-/** Who a session belongs to. */
-export interface Principal {
-  kind: "user" | "toy";
-  id: string;
-}
-
-/** A stored session. */
-export interface Session {
-  principal: Principal;
-  createdAt: number;
-  expiresAt: number;
-}
 
 /** How long a session lives unless logged out. */
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -124,75 +116,38 @@ export async function authenticateUser(
   return user;
 }
 
-/** Creates a session for `principal` and returns its token (shown once). */
-export async function createSession(
+/** Signs `principal` in to the smart-toy API; returns the token (shown once). */
+export function createAppSession(
   kv: Deno.Kv,
   principal: Principal,
   { ttlMs = SESSION_TTL_MS }: { ttlMs?: number } = {},
 ): Promise<string> {
-  const token = randomHex(32);
-  const hash = await sha256Hex(token);
-  const now = Date.now();
-  const session: Session = {
-    principal,
-    createdAt: now,
-    expiresAt: now + ttlMs,
-  };
-  const res = await kv.atomic()
-    .set(["sessions", hash], session, { expireIn: ttlMs })
-    .set(["sessions_by_principal", principal.id, hash], true, {
-      expireIn: ttlMs,
-    })
-    .commit();
-  if (!res.ok) throw new Error("failed to store session");
-  return token;
+  return createSession(kv, principal, { ttlMs });
 }
 
-/** The principal of a live token, or null (unknown, expired or revoked). */
-export async function resolveSession(
+/** The app user or toy of a live smart-toy token, or null. */
+export function resolveAppSession(
   kv: Deno.Kv,
   token: string,
 ): Promise<Principal | null> {
-  if (!/^[0-9a-f]{64}$/.test(token)) return null;
-  const hash = await sha256Hex(token);
-  const session = await cached(
-    kv,
-    "sessions",
-    hash,
-    async () => (await kv.get<Session>(["sessions", hash])).value,
-    { ttlMs: 30_000 },
-  );
-  if (!session || session.expiresAt <= Date.now()) return null;
-  return session.principal;
+  return resolveSession(kv, token, APP_KINDS);
 }
 
-/** Revokes one token; idempotent. */
-export async function revokeSession(kv: Deno.Kv, token: string): Promise<void> {
-  const hash = await sha256Hex(token);
-  const session = (await kv.get<Session>(["sessions", hash])).value;
-  const op = kv.atomic().delete(["sessions", hash]);
-  if (session) {
-    op.delete(["sessions_by_principal", session.principal.id, hash]);
-    // Ring the principal's delivery key: its open sockets re-check their
-    // credentials and close if this was their token.
-    ringDelivery(op, session.principal.id);
-  }
-  await op.commit();
-  await touch(kv, "sessions");
+/**
+ * Logs one token out; idempotent. The principal's delivery key rings in the
+ * same commit, so its open sockets re-check their credentials and close.
+ */
+export async function logout(kv: Deno.Kv, token: string): Promise<void> {
+  await revokeSession(kv, token, {
+    also: (op, session) => ringDelivery(op, session.principal.id),
+  });
 }
 
-/** Revokes every session of a principal (a toy that was unbound, say). */
-export async function revokeAllSessions(
+/** Logs every session of a principal out (a toy that was unbound, say). */
+export async function logoutEverywhere(
   kv: Deno.Kv,
   principalId: string,
 ): Promise<void> {
-  const keys: Deno.KvKey[] = [];
-  for await (
-    const entry of kv.list({ prefix: ["sessions_by_principal", principalId] })
-  ) {
-    keys.push(entry.key, ["sessions", entry.key[2] as string]);
-  }
-  await deleteKeys(kv, keys);
-  await touch(kv, "sessions");
+  await revokeAllSessions(kv, principalId);
   await ringDelivery(kv.atomic(), principalId).commit();
 }

@@ -1,6 +1,7 @@
 import { AppError } from "../platform/errors.ts";
 import { newId } from "../store/ids.ts";
-import { getUser, type Principal } from "./accounts.ts";
+import { getUser } from "./accounts.ts";
+import type { Principal } from "../platform/sessions.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey } from "./friends.ts";
 import { deleteKeys } from "../store/kv.ts";

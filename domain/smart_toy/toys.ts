@@ -1,6 +1,7 @@
 import { AppError } from "../platform/errors.ts";
 import { newId } from "../store/ids.ts";
-import { type Principal, requireUser, revokeAllSessions } from "./accounts.ts";
+import { logoutEverywhere, requireUser } from "./accounts.ts";
+import type { Principal } from "../platform/sessions.ts";
 import { type Device, getDevice } from "./devices.ts";
 import { newChat, setChat } from "./chats.ts";
 import { type FriendEntry, friendKey, listFriends } from "./friends.ts";
@@ -212,7 +213,7 @@ export async function unbindToy(
     throw new AppError(409, `toy ${toyId} changed meanwhile; try again`);
   }
   // The toy's tokens die first, so its sockets and uploads stop at once.
-  await revokeAllSessions(kv, toyId);
+  await logoutEverywhere(kv, toyId);
   // Listed after the commit: an accept that committed before it is seen
   // here, and one after it fails its check on the toy (acceptRequest).
   const friends = await listFriends(kv, toyId);

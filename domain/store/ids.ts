@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 /**
  * Ids: 24 lowercase hex characters, time-prefixed like a MongoDB ObjectId,
  * so clients of the seed contract see the shape they know.
@@ -55,9 +53,4 @@ export function idTime(id: string): number {
 export function randomHex(bytes: number): string {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** SHA-256 of a string, as lowercase hex (node:crypto: no WebCrypto round trip). */
-export function sha256Hex(text: string): Promise<string> {
-  return Promise.resolve(createHash("sha256").update(text).digest("hex"));
 }

@@ -418,7 +418,7 @@ export class LobbyHub {
       return fail("error_Mt", "Missing token");
     }
     const user = typeof token === "string"
-      ? await useLobbyToken(this.#deps.kv, token, { ttlMs: this.tokenTtlMs })
+      ? await useLobbyToken(this.#deps.kv, token)
       : null;
     if (!user) return fail("error_It", "Invalid token");
     if (conn.user !== user && !(await this.isOnline(user))) {

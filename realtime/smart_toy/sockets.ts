@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../domain/platform/errors.ts";
-import {
-  type Principal,
-  resolveSession,
-} from "../../domain/smart_toy/accounts.ts";
+import { resolveAppSession } from "../../domain/smart_toy/accounts.ts";
+import type { Principal } from "../../domain/platform/sessions.ts";
 import { getFriend } from "../../domain/smart_toy/friends.ts";
 import { newId } from "../../domain/store/ids.ts";
 import {
@@ -90,7 +88,8 @@ function sessionCheck(
   if (me.kind === "toy" && deviceKey) {
     return () => deviceOpens(deps, deviceKey, me.id);
   }
-  return async () => (await resolveSession(deps.kv, token ?? ""))?.id === me.id;
+  return async () =>
+    (await resolveAppSession(deps.kv, token ?? ""))?.id === me.id;
 }
 
 /** Seconds a reachability answer is cached per socket. */
@@ -112,7 +111,7 @@ async function authenticate(
   if (!token) {
     throw new AppError(401, "pass ?token= (or ?device_key= for a toy)");
   }
-  const principal = await resolveSession(deps.kv, token);
+  const principal = await resolveAppSession(deps.kv, token);
   if (!principal) {
     throw new AppError(401, "token is unknown, expired or logged out");
   }

@@ -4,11 +4,11 @@ import QRCode from "qrcode";
 import { AppError } from "../../domain/platform/errors.ts";
 import {
   authenticateUser,
-  createSession,
+  createAppSession,
+  logout,
   publicUser,
   registerUser,
   requireUser,
-  revokeSession,
 } from "../../domain/smart_toy/accounts.ts";
 import {
   type BlobKind,
@@ -271,7 +271,7 @@ export function toyApiFeature(): Feature {
     limiter.take(`login:${clientAddress(c)}`, 30, 60_000, "login attempts");
     limiter.take(`login-user:${b.username}`, 10, 60_000, "login attempts");
     const user = await authenticateUser(kv, b.username, b.password);
-    const token = await createSession(kv, { kind: "user", id: user._id });
+    const token = await createAppSession(kv, { kind: "user", id: user._id });
     return ok(c, "Successful login", {
       ...(await userView(kv, user._id)),
       token,
@@ -295,7 +295,7 @@ export function toyApiFeature(): Feature {
     const { kv } = c.get("deps");
     const b = await input(c, routes.logout);
     await caller(c, ["user", "toy"], b);
-    await revokeSession(kv, tokenOf(c, b)!);
+    await logout(kv, tokenOf(c, b)!);
     return ok(c, "Logged out");
   });
 
@@ -382,7 +382,10 @@ export function toyApiFeature(): Feature {
       const data = { music: PROMPTS.unbound };
       return c.json({ code: 2, msg: "Device not bound", ...data, data });
     }
-    const token = await createSession(kv, { kind: "toy", id: result.toy._id });
+    const token = await createAppSession(kv, {
+      kind: "toy",
+      id: result.toy._id,
+    });
     const data = {
       music: PROMPTS.success,
       toy_id: result.toy._id,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../domain/platform/errors.ts";
-import type { Principal } from "../../domain/smart_toy/accounts.ts";
+import type { Principal } from "../../domain/platform/sessions.ts";
 import { deleteBlob, putBlob } from "../../domain/store/blobs.ts";
 import { getChat } from "../../domain/smart_toy/chats.ts";
 import { getFriend } from "../../domain/smart_toy/friends.ts";

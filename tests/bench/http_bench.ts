@@ -184,7 +184,7 @@ export async function benchFriendList(
   // Imported here, not at the top: the load generator child runs this file
   // with only --allow-net and must not load the server.
   const { testConfig } = await import("../../domain/platform/config.ts");
-  const { createSession, registerUser } = await import(
+  const { createAppSession, registerUser } = await import(
     "../../domain/smart_toy/accounts.ts"
   );
   const { mintDevices } = await import("../../domain/smart_toy/devices.ts");
@@ -204,7 +204,7 @@ export async function benchFriendList(
       username: "bench_parent",
       password: "bench-password",
     });
-    const token = await createSession(babble.kv, {
+    const token = await createAppSession(babble.kv, {
       kind: "user",
       id: user._id,
     });

@@ -13,7 +13,7 @@
  */
 
 import {
-  createSession,
+  createAppSession,
   registerUser,
 } from "../../domain/smart_toy/accounts.ts";
 import { mintDevices } from "../../domain/smart_toy/devices.ts";
@@ -243,7 +243,7 @@ async function prepareStore(path: string): Promise<Store> {
         })),
     );
     const tokens = await Promise.all(
-      users.map((u) => createSession(kv, { kind: "user", id: u._id })),
+      users.map((u) => createAppSession(kv, { kind: "user", id: u._id })),
     );
     const keys = await mintDevices(kv, IDLE_SOCKETS);
     const toys: Store["toys"] = new Array(keys.length);

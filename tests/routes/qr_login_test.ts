@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
-  createSession,
+  createAppSession,
   registerUser,
-  resolveSession,
+  resolveAppSession,
 } from "../../domain/smart_toy/accounts.ts";
 import { testConfig } from "../../domain/platform/config.ts";
 import { silentLogger } from "../../domain/platform/log.ts";
@@ -135,7 +135,7 @@ async function appUser(kv: Deno.Kv): Promise<{ id: string; token: string }> {
   });
   return {
     id: user._id,
-    token: await createSession(kv, { kind: "user", id: user._id }),
+    token: await createAppSession(kv, { kind: "user", id: user._id }),
   };
 }
 
@@ -204,7 +204,7 @@ Deno.test("full flow: key with a PNG QR code, scan, confirm, token for the scann
   assert.equal(tokenFrame.type, "token");
   const webToken = tokenFrame.token as string;
   assert.notEqual(webToken, alice.token);
-  assert.deepEqual(await resolveSession(server.kv, webToken), {
+  assert.deepEqual(await resolveAppSession(server.kv, webToken), {
     kind: "user",
     id: alice.id,
   });
@@ -285,7 +285,7 @@ Deno.test("a second user cannot take over a scanned key; the scanner still can",
   await postJson(`${server.url}/qr_login/confirm`, { key }, alice.token);
   const frame = await page.next();
   assert.equal(frame.type, "token");
-  assert.deepEqual(await resolveSession(server.kv, frame.token as string), {
+  assert.deepEqual(await resolveAppSession(server.kv, frame.token as string), {
     kind: "user",
     id: alice.id,
   });
@@ -348,7 +348,7 @@ Deno.test("a page that left takes its key along: confirm fails, no session", asy
 Deno.test("the app must be signed in as a user; keys must be well-formed", async () => {
   await using server = await startTestServer();
   const alice = await appUser(server.kv);
-  const toyToken = await createSession(server.kv, {
+  const toyToken = await createAppSession(server.kv, {
     kind: "toy",
     id: "0".repeat(24),
   });
@@ -444,7 +444,7 @@ Deno.test("cross-instance: page on A, the app's calls on B, one KV file", async 
     );
     const frame = await page.next();
     assert.equal(frame.type, "token");
-    assert.deepEqual(await resolveSession(b.kv, frame.token as string), {
+    assert.deepEqual(await resolveAppSession(b.kv, frame.token as string), {
       kind: "user",
       id: alice.id,
     });

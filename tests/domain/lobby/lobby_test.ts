@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AppError } from "../../../domain/platform/errors.ts";
-import { sha256Hex } from "../../../domain/store/ids.ts";
+import { sha256Hex } from "../../../domain/platform/sessions.ts";
 import {
   appendLobbyChat,
   authenticateLobbyUser,
@@ -208,25 +208,30 @@ Deno.test("tokens: stored hashed, expire, and slide on use", async () => {
   const t0 = Date.now();
   const token = await issueLobbyToken(kv, "ann", { ttlMs: 1000, now: t0 });
   assert.match(token, /^[0-9a-f]{64}$/);
-  const stored = await kv.get(["lobby_tokens", await sha256Hex(token)]);
-  assert.deepEqual(stored.value, { username: "ann", expiresAt: t0 + 1000 });
+  const stored = await kv.get(["sessions", sha256Hex(token)]);
+  assert.deepEqual(stored.value, {
+    principal: { kind: "lobby", id: "ann" },
+    createdAt: t0,
+    expiresAt: t0 + 1000,
+    slideMs: 1000,
+  });
   for await (const entry of kv.list({ prefix: [] })) {
     assert.ok(!JSON.stringify(entry.key).includes(token));
   }
-  assert.equal(await useLobbyToken(kv, "nope", { ttlMs: 1000, now: t0 }), null);
+  assert.equal(await useLobbyToken(kv, "nope", { now: t0 }), null);
   assert.equal(await useLobbyToken(kv, "0".repeat(64), { now: t0 }), null);
   // Used at +600 ms: refreshed to +1600, so still live at +1200.
   assert.equal(
-    await useLobbyToken(kv, token, { ttlMs: 1000, now: t0 + 600 }),
+    await useLobbyToken(kv, token, { now: t0 + 600 }),
     "ann",
   );
   assert.equal(
-    await useLobbyToken(kv, token, { ttlMs: 1000, now: t0 + 1200 }),
+    await useLobbyToken(kv, token, { now: t0 + 1200 }),
     "ann",
   );
   // Not used for a whole TTL: expired, even before KV deletes it.
   assert.equal(
-    await useLobbyToken(kv, token, { ttlMs: 1000, now: t0 + 2300 }),
+    await useLobbyToken(kv, token, { now: t0 + 2300 }),
     null,
   );
 });

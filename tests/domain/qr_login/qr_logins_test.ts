@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { resolveSession } from "../../../domain/smart_toy/accounts.ts";
+import { resolveAppSession } from "../../../domain/smart_toy/accounts.ts";
 import { AppError } from "../../../domain/platform/errors.ts";
 import {
   cancelQrLogin,
@@ -63,7 +63,7 @@ Deno.test("the full path: scan, confirm, redeem once for the scanner", () =>
     const entry = await kv.get<QrLogin>(qrLoginKey(key));
     const token = await redeemQrLogin(kv, entry);
     assert.ok(token);
-    assert.deepEqual(await resolveSession(kv, token), {
+    assert.deepEqual(await resolveAppSession(kv, token), {
       kind: "user",
       id: ALICE,
     });

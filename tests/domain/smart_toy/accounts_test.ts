@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import {
   authenticateUser,
-  createSession,
+  createAppSession,
   getUser,
+  logout,
+  logoutEverywhere,
   publicUser,
   registerUser,
   requireUser,
-  resolveSession,
-  revokeAllSessions,
-  revokeSession,
+  resolveAppSession,
 } from "../../../domain/smart_toy/accounts.ts";
 import { AppError } from "../../../domain/platform/errors.ts";
-import { sha256Hex } from "../../../domain/store/ids.ts";
+import { sha256Hex } from "../../../domain/platform/sessions.ts";
 import {
   hashPassword,
   verifyPassword,
@@ -125,13 +125,13 @@ Deno.test("requireUser: 404 naming the id", () =>
 
 Deno.test("sessions: 64-hex token, stored only as its hash, resolves to its principal", () =>
   withKv(async (kv) => {
-    const token = await createSession(kv, { kind: "user", id: "u-1" });
+    const token = await createAppSession(kv, { kind: "user", id: "u-1" });
     assert.match(token, /^[0-9a-f]{64}$/);
-    assert.deepEqual(await resolveSession(kv, token), {
+    assert.deepEqual(await resolveAppSession(kv, token), {
       kind: "user",
       id: "u-1",
     });
-    const hash = await sha256Hex(token);
+    const hash = sha256Hex(token);
     assert.ok((await kv.get(["sessions", hash])).value);
     for await (const entry of kv.list({ prefix: [] })) {
       assert.ok(!JSON.stringify(entry.key).includes(token));
@@ -139,44 +139,47 @@ Deno.test("sessions: 64-hex token, stored only as its hash, resolves to its prin
     }
   }));
 
-Deno.test("resolveSession: null for unknown, malformed and expired tokens", () =>
+Deno.test("resolveAppSession: null for unknown, malformed and expired tokens", () =>
   withKv(async (kv) => {
-    assert.equal(await resolveSession(kv, "0".repeat(64)), null);
-    assert.equal(await resolveSession(kv, "short"), null);
-    assert.equal(await resolveSession(kv, ""), null);
-    const token = await createSession(kv, { kind: "toy", id: "t-1" }, {
+    assert.equal(await resolveAppSession(kv, "0".repeat(64)), null);
+    assert.equal(await resolveAppSession(kv, "short"), null);
+    assert.equal(await resolveAppSession(kv, ""), null);
+    const token = await createAppSession(kv, { kind: "toy", id: "t-1" }, {
       ttlMs: 1,
     });
     await new Promise((resolve) => setTimeout(resolve, 5));
     // expireIn deletes lazily; the stored expiresAt is what counts.
-    assert.equal(await resolveSession(kv, token), null);
-    assert.equal(await resolveSession(kv, token.toUpperCase()), null);
+    assert.equal(await resolveAppSession(kv, token), null);
+    assert.equal(await resolveAppSession(kv, token.toUpperCase()), null);
   }));
 
-Deno.test("revokeSession logs one token out; idempotent", () =>
+Deno.test("logout logs one token out; idempotent", () =>
   withKv(async (kv) => {
-    const a = await createSession(kv, { kind: "user", id: "u-1" });
-    const b = await createSession(kv, { kind: "user", id: "u-1" });
-    await revokeSession(kv, a);
-    await revokeSession(kv, a);
-    assert.equal(await resolveSession(kv, a), null);
-    assert.deepEqual(await resolveSession(kv, b), { kind: "user", id: "u-1" });
+    const a = await createAppSession(kv, { kind: "user", id: "u-1" });
+    const b = await createAppSession(kv, { kind: "user", id: "u-1" });
+    await logout(kv, a);
+    await logout(kv, a);
+    assert.equal(await resolveAppSession(kv, a), null);
+    assert.deepEqual(await resolveAppSession(kv, b), {
+      kind: "user",
+      id: "u-1",
+    });
   }));
 
-Deno.test("revokeAllSessions logs every token of one principal out", () =>
+Deno.test("logoutEverywhere logs every token of one principal out", () =>
   withKv(async (kv) => {
     const mine = await Promise.all(
       Array.from(
         { length: 3 },
-        () => createSession(kv, { kind: "toy", id: "t-1" }),
+        () => createAppSession(kv, { kind: "toy", id: "t-1" }),
       ),
     );
-    const other = await createSession(kv, { kind: "toy", id: "t-2" });
-    await revokeAllSessions(kv, "t-1");
+    const other = await createAppSession(kv, { kind: "toy", id: "t-2" });
+    await logoutEverywhere(kv, "t-1");
     for (const token of mine) {
-      assert.equal(await resolveSession(kv, token), null);
+      assert.equal(await resolveAppSession(kv, token), null);
     }
-    assert.ok(await resolveSession(kv, other));
+    assert.ok(await resolveAppSession(kv, other));
     let left = 0;
     for await (
       const _ of kv.list({ prefix: ["sessions_by_principal", "t-1"] })

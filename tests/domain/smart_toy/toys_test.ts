@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import {
-  createSession,
+  createAppSession,
   registerUser,
-  resolveSession,
+  resolveAppSession,
 } from "../../../domain/smart_toy/accounts.ts";
 import { getBlobMeta, putBlob } from "../../../domain/store/blobs.ts";
 import { getChat } from "../../../domain/smart_toy/chats.ts";
@@ -271,7 +271,7 @@ Deno.test("unbindToy: owner only; frees the device, drops toy, friends, chats, u
     });
     assert.equal((await unreadCounts(kv, a.user._id)).count, 1);
     assert.equal((await unreadCounts(kv, toyA._id)).count, 2);
-    const toyToken = await createSession(kv, { kind: "toy", id: toyA._id });
+    const toyToken = await createAppSession(kv, { kind: "toy", id: toyA._id });
 
     await rejectsWith(unbindToy(kv, b.user._id, toyA._id), 403);
     assert.ok(await getToy(kv, toyA._id));
@@ -314,7 +314,7 @@ Deno.test("unbindToy: owner only; frees the device, drops toy, friends, chats, u
         assert.fail(`left behind: ${JSON.stringify(e.key)}`);
       }
     }
-    assert.equal(await resolveSession(kv, toyToken), null);
+    assert.equal(await resolveAppSession(kv, toyToken), null);
     await rejectsWith(unbindToy(kv, a.user._id, toyA._id), 404);
   }));
 

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  idTime,
-  isId,
-  newId,
-  randomHex,
-  sha256Hex,
-} from "../../../domain/store/ids.ts";
+import { idTime, isId, newId, randomHex } from "../../../domain/store/ids.ts";
+import { sha256Hex } from "../../../domain/platform/sessions.ts";
 
 /** Ids: 24 lowercase hex, time-prefixed, sorting in creation order. */
 
@@ -72,13 +67,13 @@ Deno.test("randomHex gives 2 hex characters per byte, never repeating", () => {
   assert.equal(seen.size, 1000);
 });
 
-Deno.test("sha256Hex matches the standard test vectors", async () => {
+Deno.test("sha256Hex matches the standard test vectors", () => {
   assert.equal(
-    await sha256Hex(""),
+    sha256Hex(""),
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
   );
   assert.equal(
-    await sha256Hex("abc"),
+    sha256Hex("abc"),
     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
   );
 });
