@@ -47,16 +47,21 @@ Deno.test("an empty value falls back to unset", () => {
 
 Deno.test("a bad value names the flag, its variable and the value", () => {
   const cases: [Record<string, string>, Record<string, string>, RegExp][] = [
-    [{ port: "abc" }, {}, /--port \(BABBLE_PORT\) got "abc"/],
-    [{}, { BABBLE_PORT: "70000" }, /--port \(BABBLE_PORT\) got "70000"/],
+    [
+      { port: "abc" },
+      {},
+      /^--port \/ BABBLE_PORT must be a port number \(0-65535\), got "abc"$/,
+    ],
+    [{}, { BABBLE_PORT: "70000" }, /--port \/ BABBLE_PORT .*got "70000"/],
     [{ "admin-token": "short" }, {}, /--admin-token .*at least 16 characters/],
     [
       { "log-level": "loud" },
       {},
-      /--log-level \(BABBLE_LOG_LEVEL\) got "loud"/,
+      /--log-level \/ BABBLE_LOG_LEVEL is invalid .*got "loud"/,
     ],
     [{ "transcode-workers": "0" }, {}, /--transcode-workers/],
     [{ "wechat-base-url": "not a url" }, {}, /--wechat-base-url/],
+    [{ demo: "maybe" }, {}, /--demo \/ BABBLE_DEMO must be on or off/],
   ];
   for (const [flags, env, pattern] of cases) {
     assert.throws(() => loadConfig(flags, env), pattern);
