@@ -5,6 +5,36 @@
 export class Metrics {
   #counters = new Map<string, number>();
   #gauges = new Map<string, () => number>();
+  #histograms = new Map<string, Histogram>();
+  #help = new Map<string, string>();
+
+  /** Sets the `# HELP` text of a metric name. */
+  describe(name: string, help: string): void {
+    this.#help.set(name, help);
+  }
+
+  /**
+   * Records one observation (seconds, or bytes with `buckets`) in a
+   * histogram series; buckets are fixed per series at its first use.
+   */
+  observe(
+    name: string,
+    labels: Record<string, string>,
+    value: number,
+    buckets: readonly number[] = SECONDS_BUCKETS,
+  ): void {
+    const key = seriesKey(name, labels);
+    let h = this.#histograms.get(key);
+    if (!h) {
+      h = { name, labels, buckets, counts: buckets.map(() => 0), sum: 0, n: 0 };
+      this.#histograms.set(key, h);
+    }
+    for (let i = 0; i < h.buckets.length; i++) {
+      if (value <= h.buckets[i]) h.counts[i]++;
+    }
+    h.sum += value;
+    h.n++;
+  }
 
   /** Adds `by` to a counter. */
   inc(name: string, labels: Record<string, string> = {}, by = 1): void {
@@ -21,7 +51,7 @@ export class Metrics {
     return seriesKey(name, labels);
   }
 
-  /** Registers a gauge read at scrape time. */
+  /** Registers a gauge read at scrape time (idempotent: the last reader wins). */
   gauge(name: string, read: () => number): void {
     this.#gauges.set(name, read);
   }
@@ -35,19 +65,64 @@ export class Metrics {
   render(): string {
     const lines: string[] = [];
     const typed = new Set<string>();
+    const head = (name: string, type: string) => {
+      if (typed.has(name)) return;
+      typed.add(name);
+      const help = this.#help.get(name);
+      if (help) lines.push(`# HELP ${name} ${help}`);
+      lines.push(`# TYPE ${name} ${type}`);
+    };
     for (const [key, value] of [...this.#counters].sort()) {
-      const name = key.split("{")[0];
-      if (!typed.has(name)) {
-        lines.push(`# TYPE ${name} counter`);
-        typed.add(name);
-      }
+      head(key.split("{")[0], "counter");
       lines.push(`${key} ${value}`);
     }
     for (const [name, read] of [...this.#gauges].sort()) {
-      lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
+      head(name, "gauge");
+      lines.push(`${name} ${read()}`);
+    }
+    for (const [, h] of [...this.#histograms].sort()) {
+      head(h.name, "histogram");
+      h.buckets.forEach((le, i) => {
+        lines.push(
+          `${seriesKey(`${h.name}_bucket`, { ...h.labels, le: String(le) })} ${
+            h.counts[i]
+          }`,
+        );
+      });
+      lines.push(
+        `${seriesKey(`${h.name}_bucket`, { ...h.labels, le: "+Inf" })} ${h.n}`,
+        `${seriesKey(`${h.name}_sum`, h.labels)} ${h.sum}`,
+        `${seriesKey(`${h.name}_count`, h.labels)} ${h.n}`,
+      );
     }
     return lines.join("\n") + "\n";
   }
+}
+
+/** Default histogram buckets, in seconds: 1 ms to 30 s. */
+export const SECONDS_BUCKETS = [
+  0.001,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+] as const;
+
+interface Histogram {
+  name: string;
+  labels: Record<string, string>;
+  buckets: readonly number[];
+  counts: number[];
+  sum: number;
+  n: number;
 }
 
 function seriesKey(name: string, labels: Record<string, string>): string {
