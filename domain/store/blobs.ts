@@ -193,8 +193,7 @@ export function blobResponse(
   if (rangeHeader) {
     const range = parseRange(rangeHeader, meta.size);
     if (range === "unsatisfiable") {
-      headers.set("content-range", `bytes */${meta.size}`);
-      return new Response(null, { status: 416, headers });
+      return rangeNotSatisfiable(meta, rangeHeader);
     }
     if (range) {
       [start, end] = range;
@@ -218,6 +217,32 @@ export function blobResponse(
     },
   });
   return new Response(body, { status, headers });
+}
+
+/**
+ * The 416 for a range outside the blob: a JSON body in the `{code, msg,
+ * data}` shape every media route's contract uses, the blob's size in
+ * Content-Range (RFC 9110 §14.4), and never cached — the next request may
+ * ask a satisfiable range of the same URL.
+ */
+function rangeNotSatisfiable(meta: BlobMeta, rangeHeader: string): Response {
+  const shown = rangeHeader.slice(0, 100);
+  return new Response(
+    JSON.stringify({
+      code: 416,
+      msg: `range "${shown}" is outside the ${meta.size} bytes of this file`,
+      data: {},
+    }),
+    {
+      status: 416,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "content-range": `bytes */${meta.size}`,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+      },
+    },
+  );
 }
 
 /**

@@ -171,7 +171,17 @@ Deno.test("blobResponse streams ranges that cross chunk boundaries", () =>
     const none = blobResponse(kv, meta, `bytes=${bytes.length}-`);
     assert.equal(none.status, 416);
     assert.equal(none.headers.get("content-range"), `bytes */${bytes.length}`);
-    assert.equal(none.body, null);
+    assert.equal(none.headers.get("cache-control"), "no-store");
+    assert.match(none.headers.get("content-type") ?? "", /^application\/json/);
+    const body = await none.json();
+    assert.equal(body.code, 416);
+    assert.match(body.msg, /outside/);
+    assert.deepEqual(body.data, {});
+    for (const bad of ["bytes=-0", "bytes=5-1"]) {
+      const res = blobResponse(kv, meta, bad);
+      assert.equal(res.status, 416, bad);
+      assert.equal((await res.json()).code, 416);
+    }
 
     const head = blobResponse(kv, meta, "bytes=0-9", { method: "HEAD" });
     assert.equal(head.status, 206);
