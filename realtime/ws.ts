@@ -12,6 +12,11 @@ export interface SocketOptions {
   maxFrameBytes?: number;
   /** Bytes queued for a slow reader before the socket is closed. */
   maxBufferedBytes?: number;
+  /**
+   * The JSON body of the 400 for a malformed handshake, in the endpoint's
+   * contract; the smart-toy `{code, msg, data}` by default.
+   */
+  rejectBody?: (message: string) => unknown;
 }
 
 /** Close code for a peer whose send queue overflowed. */
@@ -86,12 +91,24 @@ export function upgradeSocket(
     idleTimeoutSec = 30,
     maxFrameBytes = 64 * 1024,
     maxBufferedBytes = 1024 * 1024,
+    rejectBody = (msg) => ({ code: 400, msg, data: {} }),
   }: SocketOptions = {},
   onError: (err: unknown) => void = () => {},
 ): Response {
-  const { socket, response } = Deno.upgradeWebSocket(req, {
-    idleTimeout: idleTimeoutSec,
-  });
+  const problem = handshakeProblem(req);
+  if (problem) return rejectHandshake(rejectBody(problem));
+  let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+  try {
+    upgraded = Deno.upgradeWebSocket(req, { idleTimeout: idleTimeoutSec });
+  } catch (err) {
+    // The runtime refuses what handshakeProblem did not foresee; the client
+    // sent it, so it is a 400, never a 500.
+    const why = err instanceof Error ? err.message : String(err);
+    return rejectHandshake(
+      rejectBody(`not a valid WebSocket handshake: ${why}`),
+    );
+  }
+  const { socket, response } = upgraded;
   const peer = new Peer(socket, maxBufferedBytes);
   const guard = (fn: () => void | Promise<void>) => {
     try {
@@ -115,6 +132,37 @@ export function upgradeSocket(
   };
   socket.onclose = () => guard(() => handlers.onClose?.(peer));
   return response;
+}
+
+/**
+ * What is wrong with a WebSocket handshake (RFC 6455 §4.2.1), or null: a GET
+ * with `Upgrade: websocket`, `Connection: Upgrade`, a `Sec-WebSocket-Key` and
+ * `Sec-WebSocket-Version: 13`.
+ */
+export function handshakeProblem(req: Request): string | null {
+  if (req.method !== "GET") {
+    return `a WebSocket handshake is a GET, got ${req.method}`;
+  }
+  if (!isUpgrade(req)) return "send Upgrade: websocket";
+  const connection = (req.headers.get("connection") ?? "").toLowerCase();
+  if (!connection.split(",").some((t) => t.trim() === "upgrade")) {
+    return "send Connection: Upgrade";
+  }
+  if (!req.headers.get("sec-websocket-key")) return "send a Sec-WebSocket-Key";
+  const version = req.headers.get("sec-websocket-version");
+  if (version !== "13") {
+    return `Sec-WebSocket-Version must be 13, got "${
+      (version ?? "").slice(0, 20)
+    }"`;
+  }
+  return null;
+}
+
+function rejectHandshake(body: unknown): Response {
+  return Response.json(body, {
+    status: 400,
+    headers: { "sec-websocket-version": "13", "cache-control": "no-store" },
+  });
 }
 
 /** True when `req` asks to upgrade to a WebSocket. */
