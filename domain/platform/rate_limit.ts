@@ -24,11 +24,10 @@ export class RateLimiter {
     }
     window.count++;
     if (window.count > limit) {
-      const seconds = Math.ceil((window.resetAt - now) / 1000);
-      throw new AppError(
-        429,
-        `too many ${what}: try again in ${seconds} s`,
-      );
+      const seconds = Math.max(1, Math.ceil((window.resetAt - now) / 1000));
+      throw new AppError(429, `too many ${what}: try again in ${seconds} s`, {
+        data: { retry_after: seconds },
+      });
     }
   }
 
@@ -38,4 +37,23 @@ export class RateLimiter {
     }
     if (this.#windows.size >= this.#maxKeys) this.#windows.clear();
   }
+}
+
+/**
+ * The seconds a client should wait before retrying, carried by a 429 or
+ * 503 AppError as `data.retry_after`; every contract's renderer turns it
+ * into a `Retry-After` header. Null when the error carries none.
+ */
+export function retryAfterOf(err: unknown): number | null {
+  if (!(err instanceof AppError)) return null;
+  const data = err.data as { retry_after?: unknown } | undefined;
+  const seconds = data?.retry_after;
+  return typeof seconds === "number" && Number.isFinite(seconds)
+    ? Math.max(1, Math.ceil(seconds))
+    : null;
+}
+
+/** A 503 "busy, retry in `seconds`" that renders with `Retry-After`. */
+export function busy(message: string, seconds: number): AppError {
+  return new AppError(503, message, { data: { retry_after: seconds } });
 }
