@@ -1,5 +1,5 @@
 import { AppError } from "../platform/errors.ts";
-import { newId } from "../store/ids.ts";
+import { newId, toHex } from "../store/ids.ts";
 import { deleteBlob, getBlobMeta, putBlob } from "../store/blobs.ts";
 
 /**
@@ -57,7 +57,7 @@ async function digestOf(parts: Uint8Array[]): Promise<string> {
     at += p.length;
   }
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(hash);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { AppError } from "../platform/errors.ts";
 import { deleteKeys } from "../store/kv.ts";
+import { ID_PATTERN } from "../store/ids.ts";
 
 /**
  * Voice messages, unread counters and delivery keys.
@@ -92,7 +93,7 @@ function messageId(ms: number, seq: number): string {
 
 /** The position encoded in a message id (NaN for a malformed id). */
 function seqOfId(id: string): number {
-  return /^[0-9a-f]{24}$/.test(id) ? parseInt(id.slice(12), 16) : NaN;
+  return ID_PATTERN.test(id) ? parseInt(id.slice(12), 16) : NaN;
 }
 
 function toStored(m: Message): StoredMessage {

@@ -39,9 +39,12 @@ export function newId(now: number = Date.now()): string {
     random.toString(16).padStart(8, "0");
 }
 
+/** The shape of an id made by `newId`: 24 lowercase hex characters. */
+export const ID_PATTERN = /^[0-9a-f]{24}$/;
+
 /** True when `value` has the shape of an id made by `newId`. */
 export function isId(value: unknown): value is string {
-  return typeof value === "string" && /^[0-9a-f]{24}$/.test(value);
+  return typeof value === "string" && ID_PATTERN.test(value);
 }
 
 /** Milliseconds since the epoch encoded in an id. */
@@ -49,8 +52,12 @@ export function idTime(id: string): number {
   return parseInt(id.slice(0, 12), 16);
 }
 
+/** Lowercase hex of `bytes` (2 characters a byte). */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Returns `bytes` random bytes as lowercase hex (2 × bytes characters). */
 export function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
