@@ -1,10 +1,4 @@
-import { parseArgs } from "node:util";
-import {
-  type Config,
-  loadConfig,
-  SETTINGS,
-  settingsHelp,
-} from "./domain/platform/config.ts";
+import { type Config, settingsHelp } from "./domain/platform/config.ts";
 import { closeKv, migrate, openKv } from "./domain/store/kv.ts";
 import { startCaches, stopCaches } from "./domain/store/cache.ts";
 import { createLogger, silentLogger } from "./domain/platform/log.ts";
@@ -18,7 +12,18 @@ import { adminFeature } from "./routes/admin.ts";
 import { systemFeature } from "./routes/system.ts";
 import { lobbyFeature } from "./routes/lobby.ts";
 import { qrLoginFeature } from "./routes/qr_login.ts";
-import { runCli } from "./routes/cli.ts";
+import { COMMAND_USAGE, runCli } from "./routes/cli/mod.ts";
+import {
+  configFrom,
+  parseCommand,
+  reportFailure,
+  settingsOptions,
+} from "./routes/cli/_args.ts";
+import {
+  adminSetupLink,
+  ensureAdminToken,
+} from "./domain/platform/admin_token.ts";
+import { VERSION } from "./domain/platform/version.ts";
 import { voiceFeature } from "./routes/smart_toy/voice_api.ts";
 import { MessageWriter } from "./domain/smart_toy/messages.ts";
 import { Hub } from "./realtime/smart_toy/hub.ts";
@@ -112,48 +117,64 @@ export async function startServer(
   };
 }
 
-const HELP = `babble — the Babble server
+const HELP = `babble ${VERSION} — the Babble server
 
 usage: babble [serve] [options]
-       babble devices mint --count N [--qr-dir DIR] [--kv PATH]
-       babble content import <folder> [--kv PATH]
-       babble backup <file.jsonl> [--kv PATH]
-       babble restore <file.jsonl> [--kv PATH]
+${COMMAND_USAGE}
+       babble --version
        babble <command> --help
+
+On first start without --admin-token, Babble makes an admin token, keeps
+only its hash, and prints the admin page's link with it once;
+babble admin reset-token makes a new one.
 
 serve options (flag, environment variable, meaning):
 ${settingsHelp()}
 `;
 
+/** `babble serve`: runs the server until SIGINT/SIGTERM; prints the admin setup link on first start. */
 async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: Object.fromEntries(
-      settingsFlags().map((flag) => [flag, { type: "string" as const }]),
-    ),
-    strict: true,
-  });
-  const config = loadConfig(
-    values as Record<string, string>,
-    Deno.env.toObject(),
-  );
+  const { values } = parseCommand(args, settingsOptions(), { usage: HELP });
+  const { help: _, ...flags } = values;
+  const config = configFrom(flags);
   const server = await startServer(config);
   console.log(`Babble is serving on ${server.url}`);
+  if (!config.adminToken) {
+    // Printed here, not logged: the token must not reach a log collector.
+    const token = await ensureAdminToken(server.kv);
+    if (token) {
+      const link = adminSetupLink(server.port, token, {
+        https: server.url.startsWith("https:"),
+      });
+      console.log(
+        `First start: manage Babble at this link (shown once; it holds the ` +
+          `admin token):\n  ${link}`,
+      );
+    } else {
+      console.log(
+        "An admin token exists; babble admin reset-token makes a new one.",
+      );
+    }
+  }
   const stop = async () => {
     await server.close();
+    console.log("Babble has shut down");
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-function settingsFlags(): string[] {
-  return Object.values(SETTINGS).map((setting) => setting.flag);
-}
-
-/** Entry point: dispatches subcommands; `serve` is the default. */
+/**
+ * Entry point: `--version`, `--help`, `serve` (the default) or a
+ * subcommand. Resolves to the exit code, or -1 while the server runs.
+ */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  if (command === "--version" || command === "-V") {
+    console.log(`babble ${VERSION}`);
+    return 0;
+  }
   if (command === "--help" || command === "-h" || command === "help") {
     console.log(HELP);
     return 0;
@@ -167,7 +188,7 @@ export async function main(args: string[]): Promise<number> {
     await serve(serveArgs);
     return -1;
   }
-  return await runCli(command, rest);
+  return await runCli(args);
 }
 
 if (import.meta.main) {
@@ -175,7 +196,6 @@ if (import.meta.main) {
     const code = await main(Deno.args);
     if (code >= 0) Deno.exit(code);
   } catch (err) {
-    console.error(`babble: ${err instanceof Error ? err.message : err}`);
-    Deno.exit(2);
+    Deno.exit(reportFailure(err));
   }
 }

@@ -72,3 +72,53 @@ export async function getDevice(
   const entry = await kv.get<Device>(["devices", key]);
   return entry.value ? entry as Deno.KvEntry<Device> : null;
 }
+
+/** Options of `listDevices`. */
+export interface ListDevicesOptions {
+  /** Devices per page, 1-1000. */
+  limit?: number;
+  /** Where the previous page ended (its `cursor`). */
+  cursor?: string;
+}
+
+/**
+ * One page of minted devices in key order, and the cursor of the next page
+ * (null on the last). A cursor that did not come from this listing is 400.
+ */
+export async function listDevices(
+  kv: Deno.Kv,
+  { limit = 100, cursor }: ListDevicesOptions = {},
+): Promise<{ devices: Device[]; cursor: string | null }> {
+  const entries = kv.list<Device>({ prefix: ["devices"] }, { limit, cursor });
+  const devices: Device[] = [];
+  try {
+    for await (const entry of entries) devices.push(entry.value);
+  } catch (err) {
+    if (cursor === undefined) throw err;
+    throw new AppError(
+      400,
+      `"cursor" must be the cursor of a previous page, got "${
+        cursor.slice(0, 40)
+      }"`,
+      { cause: err },
+    );
+  }
+  return {
+    devices,
+    cursor: devices.length === limit && entries.cursor ? entries.cursor : null,
+  };
+}
+
+/**
+ * Adds to `op` a check that `device` is unchanged since it was read and
+ * the setting of the toy it is bound to (null frees it), so a bind or an
+ * unbind commits the device with the toy in one atomic op.
+ */
+export function setDeviceToy(
+  op: Deno.AtomicOperation,
+  device: Deno.KvEntry<Device>,
+  toyId: string | null,
+): Deno.AtomicOperation {
+  const bound: Device = { ...device.value, toy_id: toyId };
+  return op.check(device).set(["devices", device.value.device_key], bound);
+}

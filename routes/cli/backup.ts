@@ -1,0 +1,44 @@
+import { dumpKv } from "../../domain/store/backup.ts";
+import {
+  type Command,
+  configFrom,
+  parseCommand,
+  storeExists,
+  UsageError,
+  withKv,
+} from "./_args.ts";
+
+/** `babble backup`: the whole store as JSON lines. */
+
+const USAGE = `usage: babble backup <file.jsonl> [--kv PATH]
+
+Writes every KV entry (blobs included) to a JSON-lines file, which
+babble restore loads. Stop the server first when --kv is a local file.`;
+
+/** The `backup` command. */
+export const backup: Command = {
+  name: "backup",
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseCommand(args, {}, {
+      usage: USAGE,
+      positionals: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const [file, ...extra] = positionals;
+    if (!file) throw new UsageError("backup needs a file to write", USAGE);
+    if (extra.length) {
+      throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
+    }
+    const { kv } = configFrom({ kv: values.kv });
+    if (!(await storeExists(kv))) {
+      throw new Error(`there is no store at ${kv} (check --kv / BABBLE_KV)`);
+    }
+    const n = await withKv(kv, (store) => dumpKv(store, file));
+    console.log(`wrote ${n} entries`);
+    return 0;
+  },
+};
