@@ -1,4 +1,5 @@
 import { newId } from "../store/ids.ts";
+import { deleteKeys } from "../store/kv.ts";
 
 /**
  * Chat windows: one per pair of friends.
@@ -34,4 +35,9 @@ export function setChat(
 /** Reads a chat, or null. */
 export async function getChat(kv: Deno.Kv, id: string): Promise<Chat | null> {
   return (await kv.get<Chat>(["chats", id])).value;
+}
+
+/** Deletes chat windows (their history is messages.ts's); idempotent. */
+export async function deleteChats(kv: Deno.Kv, ids: string[]): Promise<void> {
+  await deleteKeys(kv, ids.map((id) => ["chats", id]));
 }

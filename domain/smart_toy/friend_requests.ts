@@ -3,10 +3,10 @@ import { newId } from "../store/ids.ts";
 import { getUser } from "./accounts.ts";
 import type { Principal } from "../platform/sessions.ts";
 import { newChat, setChat } from "./chats.ts";
-import { type FriendEntry, friendKey } from "./friends.ts";
+import { addFriendEntry, type FriendEntry, friendKey } from "./friends.ts";
 import { deleteKeys } from "../store/kv.ts";
 import { touch } from "../store/cache.ts";
-import type { Toy } from "./toys.ts";
+import { getToyEntry, type Toy } from "./toys.ts";
 
 /**
  * Friend requests: an app user or a toy asks to befriend a toy; the toy's
@@ -51,9 +51,9 @@ async function requireToyEntry(
   id: string,
   field: string,
 ): Promise<Deno.KvEntry<Toy>> {
-  const entry = await kv.get<Toy>(["toys", id]);
-  if (!entry.value) throw new AppError(404, `"${field}" ${id} is not a toy`);
-  return entry as Deno.KvEntry<Toy>;
+  const entry = await getToyEntry(kv, id);
+  if (!entry) throw new AppError(404, `"${field}" ${id} is not a toy`);
+  return entry;
 }
 
 async function requireToy(
@@ -210,19 +210,17 @@ export async function acceptRequest(
     friend_type: "toy",
   };
   const accepted: FriendRequest = { ...request, status: 1 };
-  const res = await setChat(
-    kv.atomic()
-      .check(entry)
-      // The toy still exists (unbindToy deletes it before its friendships).
-      .check(toyEntry)
-      .check({ key: friendKey(toy._id, request.req_user), versionstamp: null })
-      .set(["friend_requests", reqId], accepted)
-      .delete(["friend_requests_pending", request.req_user, request.add_user]),
-    chat,
-  )
-    .set(friendKey(toy._id, request.req_user), toRequester)
-    .set(friendKey(request.req_user, toy._id), toToy)
-    .commit();
+  const op = kv.atomic()
+    .check(entry)
+    // The toy still exists (unbindToy deletes it before its friendships).
+    .check(toyEntry)
+    .check({ key: friendKey(toy._id, request.req_user), versionstamp: null })
+    .set(["friend_requests", reqId], accepted)
+    .delete(["friend_requests_pending", request.req_user, request.add_user]);
+  setChat(op, chat);
+  addFriendEntry(op, toy._id, toRequester);
+  addFriendEntry(op, request.req_user, toToy);
+  const res = await op.commit();
   if (!res.ok) throw answeredAlready(reqId);
   await touch(kv, "friends");
   return accepted;

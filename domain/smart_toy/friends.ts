@@ -1,3 +1,6 @@
+import { deleteKeys } from "../store/kv.ts";
+import { touch } from "../store/cache.ts";
+
 /**
  * Friend lists: each principal (app user or toy) has entries for the
  * principals it may talk to.
@@ -7,7 +10,8 @@
  * | ["friends", ownerId, friendId] | FriendEntry |
  *
  * Friendships are always made in pairs inside a larger atomic op (bind,
- * accepted request), so this module offers the keys and the reads.
+ * accepted request), so this module adds its sets to the caller's atomic
+op (`addFriendEntry`), and offers the keys, the reads and the unfriending.
  */
 
 /** One friend, in the seed's shape. */
@@ -44,4 +48,33 @@ export async function getFriend(
   friend: string,
 ): Promise<FriendEntry | null> {
   return (await kv.get<FriendEntry>(friendKey(owner, friend))).value;
+}
+
+/** Adds to `op` `owner`'s entry for `entry.friend_id` (one side of a pair). */
+export function addFriendEntry(
+  op: Deno.AtomicOperation,
+  owner: string,
+  entry: FriendEntry,
+): Deno.AtomicOperation {
+  return op.set(friendKey(owner, entry.friend_id), entry);
+}
+
+/**
+ * Ends every friendship of `owner`, both sides, and returns the friends it
+ * had. Safe to repeat; readers' caches are cleared.
+ */
+export async function unfriendAll(
+  kv: Deno.Kv,
+  owner: string,
+): Promise<FriendEntry[]> {
+  const friends = await listFriends(kv, owner);
+  await deleteKeys(
+    kv,
+    friends.flatMap((f) => [
+      friendKey(owner, f.friend_id),
+      friendKey(f.friend_id, owner),
+    ]),
+  );
+  await touch(kv, "friends");
+  return friends;
 }

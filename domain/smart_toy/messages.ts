@@ -424,6 +424,14 @@ export async function advanceDelivered(
   }
 }
 
+/** Forgets a recipient's delivered cursor (a toy being unbound). */
+export async function forgetDelivered(
+  kv: Deno.Kv,
+  recipient: string,
+): Promise<void> {
+  await kv.delete(["delivered", recipient]);
+}
+
 /** The latest `limit` messages one way (`from` to `to`) before `before`, newest first. */
 async function latestOneWay(
   kv: Deno.Kv,

@@ -1,14 +1,10 @@
 import { AppError } from "../platform/errors.ts";
 import { newId } from "../store/ids.ts";
-import { logoutEverywhere, requireUser } from "./accounts.ts";
+import { requireUser } from "./accounts.ts";
 import type { Principal } from "../platform/sessions.ts";
-import { type Device, getDevice } from "./devices.ts";
+import { getDevice, setDeviceToy } from "./devices.ts";
 import { newChat, setChat } from "./chats.ts";
-import { type FriendEntry, friendKey, listFriends } from "./friends.ts";
-import { deleteConversation, deleteInbox } from "./messages.ts";
-import { deleteBlob } from "../store/blobs.ts";
-import { deleteRequestsOf } from "./friend_requests.ts";
-import { deleteKeys } from "../store/kv.ts";
+import { addFriendEntry, type FriendEntry, listFriends } from "./friends.ts";
 import { touch } from "../store/cache.ts";
 
 /**
@@ -19,7 +15,8 @@ import { touch } from "../store/cache.ts";
  * | ["toys", id]                 | Toy    |
  * | ["toys_by_user", userId, id] | true   |
  *
- * The device record (domain/devices.ts) points back at its toy.
+ * The device record (devices.ts) points back at its toy. Unbinding, which
+ * spans every collection a toy touches, is unbind.ts.
  */
 
 /** A toy, in the seed's shape (friend_list is added when listing). */
@@ -43,6 +40,28 @@ export type ToyWithFriends = Toy & {
 /** Reads a toy, or null. */
 export async function getToy(kv: Deno.Kv, id: string): Promise<Toy | null> {
   return (await kv.get<Toy>(["toys", id])).value;
+}
+
+/** Reads a toy with its versionstamp (for a checked write), or null. */
+export async function getToyEntry(
+  kv: Deno.Kv,
+  id: string,
+): Promise<Deno.KvEntry<Toy> | null> {
+  const entry = await kv.get<Toy>(["toys", id]);
+  return entry.value ? entry as Deno.KvEntry<Toy> : null;
+}
+
+/**
+ * Adds to `op` a check that the toy is unchanged since `entry` was read
+ * and its deletion with its owner's index entry.
+ */
+export function deleteToy(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<Toy>,
+): Deno.AtomicOperation {
+  return op.check(entry)
+    .delete(["toys", entry.value._id])
+    .delete(["toys_by_user", entry.value.bind_user, entry.value._id]);
 }
 
 /** Ids of the toys bound by `userId`. */
@@ -154,18 +173,13 @@ export async function bindToy(kv: Deno.Kv, input: BindInput): Promise<Toy> {
     friend_chat: chat._id,
     friend_type: "toy",
   };
-  const bound: Device = { ...device.value, toy_id: toy._id };
-  const res = await setChat(
-    kv.atomic()
-      .check(device)
-      .set(["devices", input.deviceKey], bound)
-      .set(["toys", toy._id], toy)
-      .set(["toys_by_user", user._id, toy._id], true),
-    chat,
-  )
-    .set(friendKey(toy._id, user._id), toyToUser)
-    .set(friendKey(user._id, toy._id), userToToy)
-    .commit();
+  const op = setDeviceToy(kv.atomic(), device, toy._id)
+    .set(["toys", toy._id], toy)
+    .set(["toys_by_user", user._id, toy._id], true);
+  setChat(op, chat);
+  addFriendEntry(op, toy._id, toyToUser);
+  addFriendEntry(op, user._id, userToToy);
+  const res = await op.commit();
   if (!res.ok) {
     const now = await getDevice(kv, input.deviceKey);
     throw alreadyBound(now?.value.toy_id ?? "");
@@ -179,65 +193,6 @@ function alreadyBound(toyId: string): AppError {
     code: 2,
     data: { toy_id: toyId },
   });
-}
-
-/**
- * Unbinds a toy (owner only): frees the device and deletes the toy, its
- * friendships both ways, its chats with their history, voice files and
- * unread counts, its friend requests and its sessions. The device is freed
- * in one atomic op first; the rest is cleanup that is safe to repeat.
- */
-export async function unbindToy(
-  kv: Deno.Kv,
-  userId: string,
-  toyId: string,
-): Promise<void> {
-  const toyEntry = await kv.get<Toy>(["toys", toyId]);
-  const toy = toyEntry.value;
-  if (!toy) throw new AppError(404, `no toy with toy_id "${toyId}"`);
-  if (toy.bind_user !== userId) {
-    throw new AppError(403, `toy ${toyId} is not bound to you`);
-  }
-  const device = await getDevice(kv, toy.device_key);
-  const op = kv.atomic().check(toyEntry)
-    .delete(["toys", toyId])
-    .delete(["toys_by_user", userId, toyId]);
-  if (device) {
-    op.check(device).set(["devices", toy.device_key], {
-      ...device.value,
-      toy_id: null,
-    });
-  }
-  const res = await op.commit();
-  if (!res.ok) {
-    throw new AppError(409, `toy ${toyId} changed meanwhile; try again`);
-  }
-  // The toy's tokens die first, so its sockets and uploads stop at once.
-  await logoutEverywhere(kv, toyId);
-  // Listed after the commit: an accept that committed before it is seen
-  // here, and one after it fails its check on the toy (acceptRequest).
-  const friends = await listFriends(kv, toyId);
-  // Friendships go first: an upload racing this unbind re-checks the
-  // friendship after its commit and removes what it wrote.
-  await deleteKeys(
-    kv,
-    friends.flatMap((
-      f,
-    ) => [friendKey(toyId, f.friend_id), friendKey(f.friend_id, toyId)]),
-  );
-  await touch(kv, "friends");
-  const keys: Deno.KvKey[] = [];
-  for (const friend of friends) {
-    keys.push(["chats", friend.friend_chat]);
-    // Both directions with their unread counts, so auto_login stops
-    // counting the toy.
-    const files = await deleteConversation(kv, toyId, friend.friend_id);
-    for (const file of files) await deleteBlob(kv, file);
-  }
-  for (const file of await deleteInbox(kv, toyId)) await deleteBlob(kv, file);
-  keys.push(["delivered", toyId]);
-  await deleteKeys(kv, keys);
-  await deleteRequestsOf(kv, toyId);
 }
 
 /** The caller's toys with their friend lists, oldest first. */

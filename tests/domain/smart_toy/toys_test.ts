@@ -27,8 +27,8 @@ import {
   openToy,
   scanDevice,
   toyIdsOf,
-  unbindToy,
 } from "../../../domain/smart_toy/toys.ts";
+import { unbindToy } from "../../../domain/smart_toy/unbind.ts";
 import { withKv } from "../../_kv.ts";
 
 /**
