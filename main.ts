@@ -6,7 +6,9 @@ import { Metrics } from "./domain/platform/metrics.ts";
 import { RateLimiter } from "./domain/platform/rate_limit.ts";
 import { createTranscoder } from "./domain/audio/transcoder.ts";
 import { ensureBuiltinContent } from "./domain/smart_toy/content.ts";
-import { type AppDeps, createApp, type Feature } from "./routes/app.ts";
+import { createApp, type Feature } from "./routes/app.ts";
+import type { AppDeps } from "./domain/platform/services.ts";
+import type { SocketEndpoint } from "./realtime/endpoint.ts";
 import { toyApiFeature } from "./routes/smart_toy/toy_api.ts";
 import { adminFeature } from "./routes/admin.ts";
 import { systemFeature } from "./routes/system.ts";
@@ -27,7 +29,30 @@ import { VERSION } from "./domain/platform/version.ts";
 import { voiceFeature } from "./routes/smart_toy/voice_api.ts";
 import { MessageWriter } from "./domain/smart_toy/messages.ts";
 import { Hub } from "./realtime/smart_toy/hub.ts";
-import { toySocketsFeature } from "./realtime/smart_toy/sockets.ts";
+import { toySocketsEndpoint } from "./realtime/smart_toy/sockets.ts";
+import { lobbyEndpoint } from "./realtime/lobby/endpoint.ts";
+
+/** Serves `handler` on the configured address; a taken port says how to choose another. */
+function listen(
+  config: Config,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve(
+      { port: config.port, hostname: config.host, onListen: () => {} },
+      handler,
+    );
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `port ${config.port} on ${config.host} is already in use: stop what ` +
+          `is using it, or choose another with --port / BABBLE_PORT`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
 
 /** A started server instance. */
 export interface RunningServer {
@@ -58,37 +83,36 @@ export async function startServer(
     transcoder: null,
   };
   const features: Feature[] = [];
+  const endpoints: SocketEndpoint[] = [];
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     await migrate(kv);
     await ensureBuiltinContent(kv);
     startCaches(kv);
     deps.transcoder = createTranscoder({ workers: config.transcodeWorkers });
-    const hub = new Hub(kv, log, deps.metrics);
+    endpoints.push(
+      toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),
+      lobbyEndpoint(deps),
+    );
     features.push(
       systemFeature(deps),
       adminFeature(deps),
       toyApiFeature(),
       voiceFeature(deps, new MessageWriter(kv)),
-      toySocketsFeature(deps, hub),
+      lobbyFeature(deps),
+      qrLoginFeature(deps),
     );
-    features.push(lobbyFeature(deps));
-    features.push(qrLoginFeature(deps));
     const app = createApp(deps, features);
-    const fastPaths = features.flatMap((f) => f.fastPath ? [f.fastPath] : []);
-    server = Deno.serve(
-      { port: config.port, hostname: config.host, onListen: () => {} },
-      (req, info) => {
-        for (const fast of fastPaths) {
-          const res = fast(req);
-          if (res) return res;
-        }
-        return app.fetch(req, info);
-      },
-    );
+    server = listen(config, (req, info) => {
+      for (const endpoint of endpoints) {
+        const res = endpoint.handle(req, info);
+        if (res) return res;
+      }
+      return app.fetch(req, info);
+    });
   } catch (err) {
     // Close what was opened before the failure, so a failed start leaks nothing.
-    for (const feature of features) await feature.close?.();
+    for (const part of [...endpoints, ...features]) await part.close?.();
     await deps.transcoder?.close();
     await stopCaches(kv);
     if (!givenKv) closeKv(kv);
@@ -106,7 +130,7 @@ export async function startServer(
     deps,
     close() {
       closing ??= (async () => {
-        for (const feature of features) await feature.close?.();
+        for (const part of [...endpoints, ...features]) await part.close?.();
         await server.shutdown();
         await deps.transcoder?.close();
         await stopCaches(kv);

@@ -1,6 +1,11 @@
-import type { Context } from "hono";
+import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../domain/platform/errors.ts";
+import {
+  clientAddressOf,
+  trustedProxiesOf,
+} from "../domain/platform/client_address.ts";
+import { uploadBudgetOf } from "../domain/platform/upload_budget.ts";
 import { resolveAppSession } from "../domain/smart_toy/accounts.ts";
 import type { Principal } from "../domain/platform/sessions.ts";
 import type { AppEnv } from "./app.ts";
@@ -32,17 +37,32 @@ export interface ApiRoute<S extends z.ZodType = z.ZodType> {
   files?: string[];
 }
 
-const registry: ApiRoute[] = [];
-
-/** Registers a route for /openapi.json and returns it, for use in handlers. */
+/** Describes a route (typed); `bindRoute` serves it. */
 export function api<S extends z.ZodType>(route: ApiRoute<S>): ApiRoute<S> {
-  registry.push(route as unknown as ApiRoute);
   return route;
 }
 
-/** Every registered route, in registration order. */
-export function registeredRoutes(): readonly ApiRoute[] {
-  return registry;
+// The contracts each sub-app serves, for the serving app's /openapi.json.
+const described = new WeakMap<Hono<AppEnv>, ApiRoute[]>();
+
+/**
+ * Binds a route's contract and its handler on `app` in one call: the path,
+ * method and schemas that document the route are the ones that serve it.
+ */
+export function bindRoute<S extends z.ZodType>(
+  app: Hono<AppEnv>,
+  route: ApiRoute<S>,
+  handler: (c: Context<AppEnv>) => Response | Promise<Response>,
+): void {
+  app.on(route.method, route.path, handler);
+  const routes = described.get(app) ?? [];
+  routes.push(route as unknown as ApiRoute);
+  described.set(app, routes);
+}
+
+/** The contracts bound on `app`, in binding order. */
+export function routesOf(app: Hono<AppEnv>): readonly ApiRoute[] {
+  return described.get(app) ?? [];
 }
 
 /** Default limit on non-upload bodies. */
@@ -56,36 +76,41 @@ export type BodyValue = unknown;
  * application/x-www-form-urlencoded or multipart/form-data. An empty body
  * is `{}`. Malformed JSON and non-object JSON are 400; a body above `limit`
  * bytes is 413 (checked on Content-Length and again while reading).
+ *
+ * An upload (a limit above `MAX_JSON_BODY`) is first admitted against the
+ * server's upload budget by its Content-Length (without one, by `limit`):
+ * past the budget it is a 503 with `Retry-After` and the body is not read.
+ * The bytes are released when the request finishes (createApp's
+ * middleware). The body is parsed from the stream once, never copied first.
  */
 export async function readBody(
   c: Context,
   limit = MAX_JSON_BODY,
 ): Promise<Record<string, BodyValue>> {
-  const declared = Number(c.req.header("content-length") ?? "0");
+  const lengthHeader = c.req.header("content-length");
+  const declared = lengthHeader === undefined ? NaN : Number(lengthHeader);
   if (declared > limit) throw tooLarge(limit);
   const raw = c.req.raw;
   if (!raw.body) return {};
+  if (limit > MAX_JSON_BODY) admitUpload(c, raw, declared, limit);
   // With a Content-Length the runtime stops the body at that length, so the
-  // fast built-in readers are bounded; without one, read chunk by chunk.
-  const known = c.req.header("content-length") !== undefined;
+  // built-in readers are bounded; without one, a counting stream stops it.
+  const source = Number.isFinite(declared) ? raw : new Response(
+    raw.body.pipeThrough(limitStream(limit)),
+    { headers: raw.headers },
+  );
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (type.startsWith("multipart/form-data")) {
-    const source = known
-      ? raw
-      : new Response(await readLimited(raw.body, limit), {
-        headers: raw.headers,
-      });
     let form: FormData;
     try {
       form = await source.formData();
-    } catch {
+    } catch (err) {
+      if (err instanceof AppError) throw err;
       throw new AppError(400, "body is not valid multipart/form-data");
     }
     return formToObject(form);
   }
-  const text = known
-    ? await raw.text().catch(bodyEndedEarly)
-    : new TextDecoder().decode(await readLimited(raw.body, limit));
+  const text = await source.text().catch(bodyEndedEarly);
   if (text.length === 0) return {};
   if (type.startsWith("application/x-www-form-urlencoded")) {
     return Object.fromEntries(new URLSearchParams(text));
@@ -105,6 +130,22 @@ export async function readBody(
   return json as Record<string, BodyValue>;
 }
 
+/** Admits an upload's bytes against the server's budget (or throws 503). */
+function admitUpload(
+  c: Context,
+  raw: Request,
+  declared: number,
+  limit: number,
+): void {
+  const deps = (c as Context<AppEnv>).get("deps") as
+    | AppEnv["Variables"][
+      "deps"
+    ]
+    | undefined;
+  if (!deps) return;
+  uploadBudgetOf(deps).admit(raw, Number.isFinite(declared) ? declared : limit);
+}
+
 /** A body the client cut short (or the connection dropped) is its fault: 400. */
 function bodyEndedEarly(err: unknown): never {
   if (err instanceof AppError) throw err;
@@ -115,31 +156,16 @@ function tooLarge(limit: number): AppError {
   return new AppError(413, `body is larger than ${limit} bytes`);
 }
 
-async function readLimited(
-  body: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const chunks: Uint8Array[] = [];
+/** Passes bytes through, failing with a 413 once more than `limit` pass. */
+function limitStream(limit: number): TransformStream<Uint8Array, Uint8Array> {
   let size = 0;
-  try {
-    for await (const chunk of body) {
+  return new TransformStream({
+    transform(chunk, controller) {
       size += chunk.length;
-      if (size > limit) {
-        await body.cancel().catch(() => {});
-        throw tooLarge(limit);
-      }
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    bodyEndedEarly(err);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+      if (size > limit) controller.error(tooLarge(limit));
+      else controller.enqueue(chunk);
+    },
+  });
 }
 
 function formToObject(form: FormData): Record<string, BodyValue> {
@@ -222,10 +248,16 @@ export async function caller(
   return principal;
 }
 
-/** The client's address, for rate limits. */
+/**
+ * The client's address, for rate limits and logs: the peer, or — when the
+ * peer is one of `--trusted-proxies` — the client it forwards for.
+ */
 export function clientAddress(c: Context<AppEnv>): string {
   const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
-  return info?.remoteAddr?.hostname ?? "unknown";
+  const peer = info?.remoteAddr?.hostname ?? "unknown";
+  const config = c.get("deps")?.config;
+  if (!config) return peer;
+  return clientAddressOf(peer, c.req.raw.headers, trustedProxiesOf(config));
 }
 
 /** A zod string field that trims and bounds length, with a clear message. */

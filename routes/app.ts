@@ -1,56 +1,51 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { AppError } from "../domain/platform/errors.ts";
-import type { Config } from "../domain/platform/config.ts";
-import type { Logger } from "../domain/platform/log.ts";
-import type { Metrics } from "../domain/platform/metrics.ts";
-import type { RateLimiter } from "../domain/platform/rate_limit.ts";
-import type { Transcoder } from "../domain/audio/transcoder.ts";
-
-/** What every sub-app may use; built once per server instance. */
-export interface AppDeps {
-  kv: Deno.Kv;
-  config: Config;
-  log: Logger;
-  metrics: Metrics;
-  limiter: RateLimiter;
-  /** The ffmpeg.wasm pool; null where a server runs without audio. */
-  transcoder: Transcoder | null;
-}
+import { AppError, asAppError } from "../domain/platform/errors.ts";
+import type { AppDeps } from "../domain/platform/services.ts";
+import { toyBody, toyErrorBody } from "../domain/smart_toy/envelope.ts";
+import { retryAfterOf } from "../domain/platform/rate_limit.ts";
+import { uploadBudgetOf } from "../domain/platform/upload_budget.ts";
+import { withFields } from "../domain/platform/log.ts";
+import { type ApiRoute, clientAddress, routesOf } from "./_http.ts";
 
 /** The Hono environment of every Babble sub-app. */
 export type AppEnv = {
-  Variables: { deps: AppDeps };
+  Variables: {
+    deps: AppDeps;
+    routes: readonly ApiRoute[];
+    /** This request's id: the client's X-Request-Id if sane, else a new one. */
+    requestId: string;
+  };
 };
 
-/** A piece of the server: its routes and what must stop with it. */
+/** The HTTP latency histogram. */
+const HTTP_SECONDS = "babble_http_request_seconds";
+
+/** Sets a response header, copying a response whose headers are immutable. */
+function setHeader(c: Context<AppEnv>, name: string, value: string): void {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    c.res.headers.set(name, value);
+  }
+}
+
+/**
+ * A request id: a proxy's `X-Request-Id` when it is a short token (so logs
+ * join across hops), else 16 random hex characters.
+ */
+function requestIdOf(given: string | undefined): string {
+  if (given && /^[A-Za-z0-9._-]{8,64}$/.test(given)) return given;
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A contract's HTTP routes and what must stop with them. */
 export interface Feature {
   app: Hono<AppEnv>;
   close?: () => Promise<void> | void;
-  /** Requests this feature answers before the HTTP middleware, or null. */
-  fastPath?: (req: Request) => Promise<Response> | null;
-}
-
-/** Renders an error in the smart-toy envelope: {code, msg, data}. */
-export function toyErrorBody(err: AppError): Record<string, unknown> {
-  return {
-    code: err.code ?? err.status,
-    msg: err.message,
-    data: err.data ?? {},
-  };
-}
-
-/** Maps anything thrown to an AppError; unknown errors become a logged 500. */
-export function asAppError(err: unknown, log?: Logger): AppError {
-  if (err instanceof AppError) return err;
-  if (err instanceof HTTPException) {
-    return new AppError(err.status as AppError["status"], err.message);
-  }
-  log?.error("unhandled error", {
-    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-  });
-  return new AppError(500, "internal error; it has been logged");
 }
 
 /** A new sub-app with the shared environment type. */
@@ -77,20 +72,65 @@ export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
   const responseSeries = ["1xx", "2xx", "3xx", "4xx", "5xx"].map((status) =>
     deps.metrics.series("babble_http_responses_total", { status })
   );
+  const routes = features.flatMap((feature) => routesOf(feature.app));
+  const budget = uploadBudgetOf(deps);
+  deps.metrics.describe(
+    HTTP_SECONDS,
+    "HTTP request latency by route pattern and status class",
+  );
   app.use("*", async function withDeps(c, next) {
+    const started = performance.now();
+    const requestId = requestIdOf(c.req.header("x-request-id"));
     c.set("deps", deps);
-    await next();
+    c.set("routes", routes);
+    c.set("requestId", requestId);
+    try {
+      await next();
+    } finally {
+      budget.release(c.req.raw);
+    }
+    const status = c.res.status;
+    const statusClass = `${Math.floor(status / 100)}xx`;
     deps.metrics.incSeries(
-      responseSeries[Math.floor(c.res.status / 100) - 1] ?? "",
+      responseSeries[Math.floor(status / 100) - 1] ?? "",
     );
+    // Whichever contract rendered the error, a 429/503 says when to retry.
+    const retryAfter = retryAfterOf(c.error);
+    if (retryAfter !== null && !c.res.headers.has("retry-after")) {
+      setHeader(c, "retry-after", String(retryAfter));
+    }
+    setHeader(c, "x-request-id", requestId);
+    const seconds = (performance.now() - started) / 1000;
+    // The route pattern, never the raw path: label values stay a fixed set.
+    const route = status === 404 && c.req.routePath === "*"
+      ? "unmatched"
+      : c.req.routePath;
+    deps.metrics.observe(HTTP_SECONDS, { route, status: statusClass }, seconds);
+    const line = {
+      request_id: requestId,
+      method: c.req.method,
+      route,
+      status,
+      ms: Math.round(seconds * 1000),
+      client: clientAddress(c),
+    };
+    if (status >= 500) deps.log.error("request failed", line);
+    else deps.log.debug("request", line);
   });
   app.onError(function renderError(err, c) {
-    const e = asAppError(err, deps.log);
+    const e = err instanceof HTTPException
+      ? new AppError(err.status as AppError["status"], err.message, {
+        cause: err,
+      })
+      : asAppError(
+        err,
+        withFields(deps.log, { request_id: c.get("requestId") }),
+      );
     return c.json(toyErrorBody(e), e.status);
   });
   app.notFound(function renderNotFound(c) {
     return c.json(
-      { code: 404, msg: `no route ${c.req.method} ${c.req.path}`, data: {} },
+      toyBody(404, `no route ${c.req.method} ${c.req.path}`),
       404,
     );
   });

@@ -1,136 +1,108 @@
-import type { Context } from "hono";
-import { AppError } from "../domain/platform/errors.ts";
+import { z } from "zod";
+import { AppError, asAppError } from "../domain/platform/errors.ts";
 import {
   authenticateLobbyUser,
   AVATAR_RULE_MESSAGE,
   avatarUrl,
   chatSchema,
   issueLobbyToken,
+  livePresence,
   loginSchema,
   parseChat,
   parseLogin,
   parseRegistration,
+  postLobbyChat,
   registerLobbyUser,
   registrationSchema,
   takeChatLine,
   takeLoginAttempt,
   takeRegistration,
-  TOKEN_TTL_MS,
   useLobbyToken,
   USERNAME_RULE_MESSAGE,
 } from "../domain/lobby/lobby.ts";
 import {
-  errorReply,
-  type LobbyConnection,
-  LobbyHub,
-} from "../realtime/lobby/hub.ts";
-import { serveLobbyTcp } from "../realtime/lobby/tcp.ts";
-import { isUpgrade, upgradeSocket } from "../realtime/ws.ts";
-import { api, clientAddress, readBody, tokenOf } from "./_http.ts";
-import {
-  type AppDeps,
-  type AppEnv,
-  asAppError,
-  type Feature,
-  subApp,
-} from "./app.ts";
+  lobbyFailure,
+  REGISTERED,
+  registrationRefused,
+  USERNAME_TAKEN,
+} from "../domain/lobby/envelope.ts";
+import type { AppDeps } from "../domain/platform/services.ts";
+import { api, bindRoute, clientAddress, readBody, tokenOf } from "./_http.ts";
+import { type Feature, subApp } from "./app.ts";
 
 /**
- * The ChatServer lobby (seed 003, API3.1.3.md): `/api/register`,
- * `/api/login`, `/api/chat`, `/avatar/<username>/<filename>`, the socket API
- * over WebSocket `/api/socket`, and over raw TCP when `lobbyTcpPort` is set.
- * Replies keep the seed's `type`/`status` strings, messages and statuses;
- * errors it leaves open come back in the same shapes with an honest status.
+ * The ChatServer lobby's HTTP API (seed 003, API3.1.3.md): `/api/register`,
+ * `/api/login`, `/api/chat`, `/avatar/<username>/<filename>`. Replies keep
+ * the seed's `type`/`status` strings, messages and statuses (rendered by
+ * domain/lobby/envelope.ts); the socket API is realtime/lobby/endpoint.ts.
  */
-
-/** Options of `lobbyFeature`. */
-export interface LobbyOptions {
-  /** Token lifetime after last use (default 1 h, the seed's). */
-  tokenTtlMs?: number;
-}
 
 const DEFAULT_AVATAR_PATH =
   `${import.meta.dirname}/../static/avatar/default_avatar.png`;
 
 const TAG = "lobby";
-api({
-  method: "POST",
-  path: "/api/register",
-  tag: TAG,
-  summary: "Register a lobby user (seed 003)",
-  auth: "none",
-  body: registrationSchema,
+const lobbyReply = z.looseObject({
+  type: z.string(),
+  status: z.string().optional(),
+  message: z.string().optional(),
 });
-api({
-  method: "POST",
-  path: "/api/login",
-  tag: TAG,
-  summary: "Log in; 409 while the user holds a live socket",
-  auth: "none",
-  body: loginSchema,
-});
-api({
-  method: "POST",
-  path: "/api/chat",
-  tag: TAG,
-  summary: "Broadcast a chat line (Authorization: <token>)",
-  auth: "user",
-  body: chatSchema,
-});
-api({
-  method: "GET",
-  path: "/avatar/:username/:filename",
-  tag: TAG,
-  summary: "A user's avatar (the default avatar when there is none)",
-  auth: "none",
-});
-api({
-  method: "GET",
-  path: "/api/socket",
-  tag: TAG,
-  summary:
-    "WebSocket of the lobby socket API (register, login, chat, heartbeat)",
-  auth: "none",
-});
+const routes = {
+  register: api({
+    method: "POST",
+    path: "/api/register",
+    tag: TAG,
+    summary: "Register a lobby user (seed 003); a taken username is 403",
+    auth: "none",
+    body: registrationSchema,
+    reply: lobbyReply,
+  }),
+  login: api({
+    method: "POST",
+    path: "/api/login",
+    tag: TAG,
+    summary: "Log in; 409 while the user holds a live socket",
+    auth: "none",
+    body: loginSchema,
+    reply: lobbyReply,
+  }),
+  chat: api({
+    method: "POST",
+    path: "/api/chat",
+    tag: TAG,
+    summary: "Broadcast a chat line (Authorization: <token>)",
+    auth: "user",
+    body: chatSchema,
+    reply: lobbyReply,
+  }),
+  avatar: api({
+    method: "GET",
+    path: "/avatar/:username/:filename",
+    tag: TAG,
+    summary: "A user's avatar (the default avatar when there is none)",
+    auth: "none",
+  }),
+};
 
-/** The lobby: HTTP routes, WebSocket, optional TCP; `close` stops all of it. */
-export function lobbyFeature(
-  deps: AppDeps,
-  { tokenTtlMs = TOKEN_TTL_MS }: LobbyOptions = {},
-): Feature {
-  const { kv, config, log, limiter } = deps;
-  const hub = new LobbyHub(deps, {
-    idleMs: config.lobbyIdleSeconds * 1000,
-    tokenTtlMs,
-  });
-  const tcp = config.lobbyTcpPort === undefined
-    ? null
-    : listenTcp(hub, config.host, config.lobbyTcpPort);
-  if (tcp) log.info("lobby TCP listening", { port: tcp.port });
-  hub.start();
+/** The lobby's HTTP routes. */
+export function lobbyFeature(deps: AppDeps): Feature {
+  const { kv, log, limiter } = deps;
   let defaultAvatar: Promise<Uint8Array> | null = null;
 
   const app = subApp();
   app.onError(function renderLobbyError(err, c) {
     const e = asAppError(err, log);
-    return c.json(errorBody(c.req.path, e), e.status);
+    const type = c.req.path.replace(/^\/api\//, "");
+    return c.json(lobbyFailure(type, e, { http: true }), e.status);
   });
 
-  app.post("/api/register", async function register(c) {
+  bindRoute(app, routes.register, async function register(c) {
     const parsed = parseRegistration(await readBody(c));
     if (!parsed.ok) {
-      if (parsed.field === "username") {
-        return c.json({
-          type: "register_-2",
-          success: false,
-          message: USERNAME_RULE_MESSAGE,
-        }, 400);
-      }
-      if (parsed.field === "avatar") {
-        return c.json(
-          { type: "register_0", success: false, message: AVATAR_RULE_MESSAGE },
-          400,
-        );
+      if (parsed.field === "username" || parsed.field === "avatar") {
+        const message = parsed.field === "username"
+          ? USERNAME_RULE_MESSAGE
+          : AVATAR_RULE_MESSAGE;
+        return c.json(registrationRefused(parsed.field, message), 400);
       }
       throw new AppError(400, parsed.message);
     }
@@ -139,22 +111,14 @@ export function lobbyFeature(
       await registerLobbyUser(kv, parsed.value);
     } catch (err) {
       if (err instanceof AppError && err.status === 409) {
-        return c.json({
-          type: "register_0",
-          success: false,
-          message: "Username already exists",
-        }, 409);
+        return c.json(USERNAME_TAKEN, 403);
       }
       throw err;
     }
-    return c.json({
-      type: "register_1",
-      error: false,
-      message: "User registered successfully",
-    });
+    return c.json(REGISTERED);
   });
 
-  app.post("/api/login", async function login(c) {
+  bindRoute(app, routes.login, async function login(c) {
     const parsed = parseLogin(await readBody(c));
     if (!parsed.ok) throw new AppError(400, parsed.message);
     const { username } = parsed.value;
@@ -166,16 +130,14 @@ export function lobbyFeature(
         401,
       );
     }
-    if (await hub.isOnline(user.username)) {
+    if (await livePresence(kv, user.username)) {
       return c.json({
         type: "login",
         status: "error_0",
         message: "Account already logged in",
       }, 409);
     }
-    const token = await issueLobbyToken(kv, user.username, {
-      ttlMs: tokenTtlMs,
-    });
+    const token = await issueLobbyToken(kv, user.username);
     return c.json({
       type: "login_1",
       status: "success",
@@ -184,7 +146,7 @@ export function lobbyFeature(
     });
   });
 
-  app.post("/api/chat", async function chat(c) {
+  bindRoute(app, routes.chat, async function chat(c) {
     const body = await readBody(c);
     const token = tokenOf(c, body);
     if (!token) throw new AppError(401, "Missing token");
@@ -193,13 +155,13 @@ export function lobbyFeature(
     const parsed = parseChat(body);
     if (!parsed.ok) throw new AppError(400, parsed.message);
     takeChatLine(limiter, username);
-    await hub.postChat(username, parsed.value.message);
+    await postLobbyChat(kv, username, parsed.value.message);
     return c.json({ type: "chat", status: "success" });
   });
 
   // Users cannot upload avatars (the seed has no upload route), so every
   // avatar URL serves the built-in default; the path never reaches a file.
-  app.get("/avatar/:username/:filename", async function avatar(c) {
+  bindRoute(app, routes.avatar, async function avatar(c) {
     defaultAvatar ??= Deno.readFile(DEFAULT_AVATAR_PATH);
     const bytes = await defaultAvatar;
     return c.body(bytes.slice().buffer, 200, {
@@ -209,80 +171,5 @@ export function lobbyFeature(
     });
   });
 
-  app.get("/api/socket", function socket(c) {
-    if (!isUpgrade(c.req.raw)) {
-      return c.json(
-        errorReply("connect with a WebSocket (Upgrade: websocket)"),
-        400,
-      );
-    }
-    // Frames are buffered whole by the runtime before any size check, so
-    // unauthenticated upgrades are rate-limited per address.
-    limiter.take(`lobby-socket:${clientAddress(c)}`, 60, 60_000, "connections");
-    return upgradeLobbySocket(c, hub);
-  });
-
-  return {
-    app,
-    async close() {
-      await tcp?.close();
-      await hub.close();
-    },
-  };
-}
-
-function listenTcp(hub: LobbyHub, hostname: string, port: number) {
-  try {
-    return serveLobbyTcp(hub, { hostname, port });
-  } catch (err) {
-    throw new Error(
-      `--lobby-tcp-port ${port}: cannot listen on ${hostname}:${port}: ${
-        err instanceof Error ? err.message : err
-      }`,
-    );
-  }
-}
-
-function upgradeLobbySocket(c: Context<AppEnv>, hub: LobbyHub): Response {
-  const { log } = c.get("deps");
-  const address = clientAddress(c);
-  let conn: LobbyConnection | null = null;
-  return upgradeSocket(
-    c.req.raw,
-    {
-      onOpen(peer) {
-        conn = hub.attach({
-          send: (frame) => peer.send(frame),
-          close: (reason) => peer.close(1000, reason),
-        }, address);
-      },
-      onText(_peer, text) {
-        if (conn) hub.enqueue(conn, text);
-      },
-      onClose() {
-        if (conn) void hub.detach(conn);
-      },
-    },
-    { idleTimeoutSec: 30, maxFrameBytes: 64 * 1024 },
-    (err) =>
-      log.error("lobby socket handler failed", {
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      }),
-  );
-}
-
-/** An error in the shape of the route's seed contract. */
-function errorBody(path: string, err: AppError): Record<string, unknown> {
-  switch (path) {
-    case "/api/register":
-      return { type: "register_-1", error: true, message: err.message };
-    case "/api/login":
-      return err.status === 429
-        ? { type: "login", status: "error", message: err.message }
-        : { type: "login_0", status: "error", message: err.message };
-    case "/api/chat":
-      return { type: "chat", status: "error", message: err.message };
-    default:
-      return errorReply(err.message);
-  }
+  return { app };
 }

@@ -1,6 +1,9 @@
 import { z } from "zod";
-import { type AppDeps, type Feature, subApp } from "./app.ts";
-import { api, type ApiRoute, registeredRoutes } from "./_http.ts";
+import { VERSION } from "../domain/platform/version.ts";
+import { type Feature, subApp } from "./app.ts";
+import type { AppDeps } from "../domain/platform/services.ts";
+import { api, type ApiRoute, bindRoute } from "./_http.ts";
+import { aiStatus } from "../domain/ai/providers.ts";
 
 const TAG = "system";
 const health = api({
@@ -25,12 +28,27 @@ const openapi = api({
   auth: "none",
 });
 
+/** The systems this server runs. */
+const SYSTEMS = ["smart_toy", "ai", "diaryu", "lobby", "qr_login", "pages"];
+
 /** Operating routes: /healthz, /metrics, /openapi.json. */
 export function systemFeature(deps: AppDeps): Feature {
   const app = subApp();
   const started = Date.now();
 
-  app.get(health.path, async (c) => {
+  const uptime = () => Math.round((Date.now() - started) / 1000);
+  // Gauges are registered once; /metrics only reads them.
+  deps.metrics.gauge("babble_uptime_seconds", uptime);
+  const transcoder = deps.transcoder;
+  if (transcoder) {
+    deps.metrics.gauge("babble_transcode_busy", () => transcoder.stats().busy);
+    deps.metrics.gauge(
+      "babble_transcode_queued",
+      () => transcoder.stats().queued,
+    );
+  }
+
+  bindRoute(app, health, async function healthz(c) {
     let kvOk = true;
     try {
       await deps.kv.get(["meta", "schema"]);
@@ -41,37 +59,30 @@ export function systemFeature(deps: AppDeps): Feature {
       {
         status: kvOk ? "ok" : "degraded",
         kv: kvOk ? "ok" : "unreachable",
-        uptime_s: Math.round((Date.now() - started) / 1000),
+        uptime_s: uptime(),
+        version: VERSION,
+        systems: SYSTEMS,
+        ai: aiStatus(deps.config),
+        sockets: {
+          smart_toy: deps.metrics.gaugeValue("babble_sockets") ?? 0,
+          lobby: deps.metrics.gaugeValue("babble_lobby_connections") ?? 0,
+        },
       },
       kvOk ? 200 : 503,
     );
   });
 
-  app.get(metrics.path, (c) => {
-    const pool = deps.transcoder?.stats();
-    if (pool) {
-      deps.metrics.gauge(
-        "babble_transcode_busy",
-        () => deps.transcoder!.stats().busy,
-      );
-      deps.metrics.gauge(
-        "babble_transcode_queued",
-        () => deps.transcoder!.stats().queued,
-      );
-    }
-    deps.metrics.gauge(
-      "babble_uptime_seconds",
-      () => Math.round((Date.now() - started) / 1000),
-    );
+  bindRoute(app, metrics, function metricsText(c) {
     return c.text(deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4",
     });
   });
 
-  app.get(
-    openapi.path,
-    (c) => c.json(openApiDocument(registeredRoutes())),
-  );
+  bindRoute(app, openapi, function openapiJson(c) {
+    return c.json(
+      openApiDocument(c.get("routes"), { server: new URL(c.req.url).origin }),
+    );
+  });
 
   return { app };
 }
@@ -80,12 +91,84 @@ function schemaOf(type: z.ZodType): unknown {
   return z.toJSONSchema(type, { io: "input", unrepresentable: "any" });
 }
 
+/** The WebSocket endpoints, which OpenAPI cannot model (`x-websockets`). */
+const WEBSOCKETS = [
+  {
+    path: "/app/{user_id}",
+    auth: "?token=<session token>",
+    summary:
+      "Parents' app socket: relays {to_user, ...} frames; delivers voice messages as {type: 'chat', id, seq, ...}; replays from ?after=<seq> or ?last_id=<id>",
+  },
+  {
+    path: "/toy/{toy_id}",
+    auth: "?token=<open_toy token> or ?device_key=<key>",
+    summary: "Toy socket: the same frames as /app",
+  },
+  {
+    path: "/api/socket",
+    auth: "none (login frame)",
+    summary:
+      "Lobby socket API (seed 003): register, login, chat, heartbeat; also raw TCP with --lobby-tcp-port",
+  },
+  {
+    path: "/qr_login",
+    auth: "none",
+    summary:
+      "QR login page socket (seed 004): {type: 'key'}, then 'scanned', 'token' or 'expired'",
+  },
+  {
+    path: "/matching/chat/{pair_id}/",
+    auth: "?token=<DiaryU token>",
+    summary: "DiaryU pair chat room: only the pair's two members",
+  },
+];
+
+// The error shapes of each contract, by tag.
+const ERROR_SCHEMAS: Record<string, unknown> = {
+  lobby: {
+    type: "object",
+    properties: {
+      type: { type: "string" },
+      status: { type: "string" },
+      message: { type: "string" },
+    },
+  },
+  diaryu: {
+    type: "object",
+    properties: {
+      status: { const: "error" },
+      data: { type: "object" },
+    },
+  },
+};
+const TOY_ERROR = {
+  type: "object",
+  required: ["code", "msg", "data"],
+  properties: {
+    code: { type: "integer", description: "the HTTP status" },
+    msg: { type: "string", description: "what was wrong, for a person" },
+    data: { type: "object" },
+  },
+};
+
+// Upload fields are files: documented as binary strings.
+function withBinaryFiles(schema: unknown, files: string[]): unknown {
+  const s = schema as { properties?: Record<string, unknown> };
+  if (!s.properties) return schema;
+  const properties = { ...s.properties };
+  for (const file of files) {
+    properties[file] = { type: "string", format: "binary" };
+  }
+  return { ...s, properties };
+}
+
 /**
- * Builds the OpenAPI 3.1 document from the same route descriptions (and
- * zod schemas) that validate requests.
+ * Builds the OpenAPI 3.1 document of the routes an app serves, from the
+ * same route descriptions (and zod schemas) that validate requests.
  */
 export function openApiDocument(
   routes: readonly ApiRoute[],
+  { server }: { server?: string } = {},
 ): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
@@ -96,6 +179,7 @@ export function openApiDocument(
       required: true,
       schema: { type: "string" },
     }));
+    const errorSchema = ERROR_SCHEMAS[route.tag] ?? TOY_ERROR;
     const op: Record<string, unknown> = {
       tags: [route.tag],
       summary: route.summary,
@@ -118,6 +202,7 @@ export function openApiDocument(
         "4XX": {
           description:
             "The contract's error shape with a message naming the problem",
+          content: { "application/json": { schema: errorSchema } },
         },
       },
     };
@@ -125,11 +210,17 @@ export function openApiDocument(
       const schema = schemaOf(route.body);
       op.requestBody = {
         required: true,
-        content: route.files ? { "multipart/form-data": { schema } } : {
-          "application/json": { schema },
-          "application/x-www-form-urlencoded": { schema },
-          "multipart/form-data": { schema },
-        },
+        content: route.files
+          ? {
+            "multipart/form-data": {
+              schema: withBinaryFiles(schema, route.files),
+            },
+          }
+          : {
+            "application/json": { schema },
+            "application/x-www-form-urlencoded": { schema },
+            "multipart/form-data": { schema },
+          },
       };
     }
     paths[path] ??= {};
@@ -139,12 +230,15 @@ export function openApiDocument(
     openapi: "3.1.0",
     info: {
       title: "Babble",
-      version: "1.0.0",
-      description: "Self-hosted backend for talking toys and their families.",
+      version: VERSION,
+      description:
+        "Self-hosted backend for talking toys and their families. WebSocket endpoints are listed under x-websockets.",
     },
+    ...(server ? { servers: [{ url: server }] } : {}),
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
     },
     paths,
+    "x-websockets": WEBSOCKETS,
   };
 }

@@ -443,3 +443,22 @@ export async function listLobbyEvents(
   for await (const entry of iter) events.push(entry.value);
   return events;
 }
+
+/**
+ * Commits a chat line of `username` to the event log; every instance's
+ * lobby hub fans it out. 401 when the user no longer exists.
+ */
+export async function postLobbyChat(
+  kv: Deno.Kv,
+  username: string,
+  message: string,
+): Promise<void> {
+  const user = await getLobbyUser(kv, username);
+  if (!user) throw new AppError(401, `user "${username}" no longer exists`);
+  await appendLobbyChat(kv, {
+    user: username,
+    message,
+    avatar: avatarUrl(user),
+  });
+}
+

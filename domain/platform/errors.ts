@@ -7,6 +7,8 @@ export type ErrorStatus =
   | 409
   | 413
   | 415
+  | 416
+  | 426
   | 429
   | 500
   | 503
@@ -27,14 +29,31 @@ export class AppError extends Error {
   constructor(
     status: ErrorStatus,
     message: string,
-    options: { code?: number; data?: unknown } = {},
+    options: { code?: number; data?: unknown; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, { cause: options.cause });
     this.name = "AppError";
     this.status = status;
     this.code = options.code;
     this.data = options.data;
   }
+}
+
+/**
+ * Maps anything thrown to an AppError: AppErrors pass through; anything
+ * else is logged with its stack and becomes a 500 that keeps it as `cause`.
+ */
+export function asAppError(
+  err: unknown,
+  log?: { error(msg: string, fields?: Record<string, unknown>): void },
+): AppError {
+  if (err instanceof AppError) return err;
+  log?.error("unhandled error", {
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
+  return new AppError(500, "internal error; it has been logged", {
+    cause: err,
+  });
 }
 
 /** Shorthand for a 400 with a message that names the problem. */

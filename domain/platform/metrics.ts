@@ -56,6 +56,12 @@ export class Metrics {
     this.#gauges.set(name, read);
   }
 
+  /** The current reading of a registered gauge, or null. */
+  gaugeValue(name: string): number | null {
+    const read = this.#gauges.get(name);
+    return read ? read() : null;
+  }
+
   /** The current value of a counter series (0 when never counted). */
   value(name: string, labels: Record<string, string> = {}): number {
     return this.#counters.get(seriesKey(name, labels)) ?? 0;

@@ -1,7 +1,13 @@
-import { AppError } from "../../domain/platform/errors.ts";
+import { AppError, asAppError } from "../../domain/platform/errors.ts";
+import {
+  INVALID_JSON,
+  lobbyErrorReply,
+  lobbyFailure,
+  REGISTERED,
+  USERNAME_TAKEN,
+} from "../../domain/lobby/envelope.ts";
 import { randomHex } from "../../domain/store/ids.ts";
 import {
-  appendLobbyChat,
   authenticateLobbyUser,
   AVATAR_RULE_MESSAGE,
   avatarUrl,
@@ -16,6 +22,7 @@ import {
   parseChat,
   parseLogin,
   parseRegistration,
+  postLobbyChat,
   type Presence,
   refreshPresence,
   registerLobbyUser,
@@ -94,14 +101,6 @@ export interface LobbyHubOptions {
   /** Messages of one connection waiting to be handled before it is closed. */
   maxQueuedMessages?: number;
 }
-
-/** The error reply of the socket API for anything that is not a message. */
-export function errorReply(message: string): Record<string, unknown> {
-  return { type: "error", status: "error", message };
-}
-
-/** The seed's reply to a frame that does not parse. */
-export const INVALID_JSON = errorReply("Invalid JSON");
 
 const PING = { type: "ping" };
 
@@ -206,7 +205,7 @@ export class LobbyHub {
       message === null || typeof message !== "object" || Array.isArray(message)
     ) {
       conn.peer.send(
-        errorReply('a message must be a JSON object with a "type"'),
+        lobbyErrorReply('a message must be a JSON object with a "type"'),
       );
       return;
     }
@@ -224,7 +223,7 @@ export class LobbyHub {
         case "pong":
           return;
         default:
-          conn.peer.send(errorReply(
+          conn.peer.send(lobbyErrorReply(
             `unknown type ${
               JSON.stringify(type ?? null)?.slice(0, 40)
             }: expected "register", "login", "chat" or "heartbeat"`,
@@ -313,20 +312,12 @@ export class LobbyHub {
       await registerLobbyUser(this.#deps.kv, parsed.value);
     } catch (err) {
       if (err instanceof AppError && err.status === 409) {
-        conn.peer.send({
-          type: "register_0",
-          success: false,
-          message: "Username already exists",
-        });
+        conn.peer.send(USERNAME_TAKEN);
         return;
       }
       throw err;
     }
-    conn.peer.send({
-      type: "register_1",
-      error: false,
-      message: "User registered successfully",
-    });
+    conn.peer.send(REGISTERED);
   }
 
   async #login(conn: LobbyConnection, message: object): Promise<void> {
@@ -386,7 +377,7 @@ export class LobbyHub {
       return;
     }
     takeChatLine(this.#deps.limiter, user);
-    await this.postChat(user, parsed.value.message);
+    await postLobbyChat(this.#deps.kv, user, parsed.value.message);
     conn.peer.send({ type: "chat", status: "success" });
   }
 
@@ -427,36 +418,8 @@ export class LobbyHub {
     return user;
   }
 
-  /** Commits a chat line of `username` to the log; every instance fans it out. */
-  async postChat(username: string, message: string): Promise<void> {
-    const user = await getLobbyUser(this.#deps.kv, username);
-    if (!user) throw new AppError(401, `user "${username}" no longer exists`);
-    await appendLobbyChat(this.#deps.kv, {
-      user: username,
-      message,
-      avatar: avatarUrl(user),
-    });
-  }
-
   #failure(type: string, err: unknown): Record<string, unknown> {
-    let message = "internal error; it has been logged";
-    if (err instanceof AppError) message = err.message;
-    else {
-      this.#deps.log.error("lobby message failed", {
-        type,
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });
-    }
-    switch (type) {
-      case "register":
-        return { type: "register_-1", error: true, message };
-      case "login":
-      case "chat":
-      case "heartbeat":
-        return { type, status: "error", message };
-      default:
-        return errorReply(message);
-    }
+    return lobbyFailure(type, asAppError(err, this.#deps.log));
   }
 
   /**

@@ -1,9 +1,5 @@
-import {
-  errorReply,
-  INVALID_JSON,
-  type LobbyHub,
-  type LobbyPeer,
-} from "./hub.ts";
+import type { LobbyHub, LobbyPeer } from "./hub.ts";
+import { INVALID_JSON, lobbyErrorReply } from "../../domain/lobby/envelope.ts";
 
 /**
  * The lobby's raw TCP socket API (seed 003). Out: one JSON object per line.
@@ -304,7 +300,7 @@ export function serveLobbyTcp(
           } else {
             hub.touch(lobby);
             peer.send(
-              item.kind === "invalid" ? INVALID_JSON : errorReply(
+              item.kind === "invalid" ? INVALID_JSON : lobbyErrorReply(
                 `message larger than ${maxObjectBytes} bytes: skipped to its end or the next newline`,
               ),
             );

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { AppError } from "../../domain/platform/errors.ts";
+import { AppError, asAppError } from "../../domain/platform/errors.ts";
 import { resolveAppSession } from "../../domain/smart_toy/accounts.ts";
 import type { Principal } from "../../domain/platform/sessions.ts";
-import { getFriend } from "../../domain/smart_toy/friends.ts";
-import { newId } from "../../domain/store/ids.ts";
+import { mayReach } from "../../domain/smart_toy/access.ts";
+import { ID_PATTERN, newId } from "../../domain/store/ids.ts";
 import {
   advanceDelivered,
   deliveredCursor,
@@ -11,16 +11,10 @@ import {
   replayFloor,
   storeHead,
 } from "../../domain/smart_toy/messages.ts";
-import { mayActAs, openToy } from "../../domain/smart_toy/toys.ts";
-import type { Context } from "hono";
-import {
-  type AppDeps,
-  type AppEnv,
-  asAppError,
-  type Feature,
-  subApp,
-  toyErrorBody,
-} from "../../routes/app.ts";
+import { openToy } from "../../domain/smart_toy/toys.ts";
+import type { AppDeps } from "../../domain/platform/services.ts";
+import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
+import type { SocketEndpoint } from "../endpoint.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { isUpgrade, upgradeSocket } from "../ws.ts";
 
@@ -35,11 +29,10 @@ import { isUpgrade, upgradeSocket } from "../ws.ts";
  * Durable events (`type: "chat"`) come from the hub.
  */
 
-const ID = /^[0-9a-f]{24}$/;
 const SOCKET_PATH = /^\/(app|toy)\/([^/]*)$/;
 
 const frameSchema = z.looseObject({
-  to_user: z.string().regex(ID, "must be a 24-character hex id"),
+  to_user: z.string().regex(ID_PATTERN, "must be a 24-character hex id"),
   type: z.string().max(32).optional(),
 });
 
@@ -92,7 +85,7 @@ function sessionCheck(
     (await resolveAppSession(deps.kv, token ?? ""))?.id === me.id;
 }
 
-/** Seconds a reachability answer is cached per socket. */
+/** Milliseconds a "may reach" answer is cached per socket (a few seconds). */
 const REACH_CACHE_MS = 5_000;
 
 async function authenticate(
@@ -139,7 +132,7 @@ async function startCursor(
   const after = url.searchParams.get("after");
   if (after !== null && /^\d{1,15}$/.test(after)) return within(Number(after));
   const lastId = url.searchParams.get("last_id");
-  if (lastId && ID.test(lastId)) {
+  if (lastId && ID_PATTERN.test(lastId)) {
     const pos = await inboxPositionOf(kv, principalId, lastId);
     if (pos !== null) return within(pos);
   }
@@ -147,14 +140,12 @@ async function startCursor(
 }
 
 /** The /app and /toy socket endpoints. */
-export function toySocketsFeature(
+export function toySocketsEndpoint(
   deps: AppDeps,
   hub: Hub,
   { idleTimeoutSec = 30, maxBufferedBytes = 1024 * 1024 }: ToySocketOptions =
     {},
-): Feature {
-  const app = subApp();
-
+): SocketEndpoint {
   const onError = (err: unknown) =>
     deps.log.warn("socket handler failed", { error: String(err) });
 
@@ -204,7 +195,7 @@ export function toySocketsFeature(
     const to = parsed.data.to_user;
     // A fresh cached answer is checked without a turn of the event loop.
     const known = (reach.get(to) ?? 0) > Date.now();
-    if (!known && !(await mayReach(deps.kv, me, to, reach))) {
+    if (!known && !(await mayReachCached(deps.kv, me, to, reach))) {
       peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
       return;
     }
@@ -261,7 +252,7 @@ export function toySocketsFeature(
         "this is a WebSocket endpoint: send an Upgrade request",
       );
     }
-    if (!ID.test(id)) {
+    if (!ID_PATTERN.test(id)) {
       throw new AppError(400, `"${id.slice(0, 40)}" is not an id`);
     }
     const me = await authenticate(deps, req, kind, id);
@@ -293,20 +284,12 @@ export function toySocketsFeature(
     );
   }
 
-  for (const kind of ["app", "toy"] as const) {
-    app.get(
-      `/${kind}/:id`,
-      (c: Context<AppEnv>) =>
-        openSocket(kind, c.req.param("id") ?? "", c.req.raw),
-    );
-  }
-
   /**
-   * Socket upgrades skip the HTTP middleware (no CORS, no body): a socket
-   * lives long, and nothing of a request context should stay with it.
+   * Requests on /app/<id> and /toy/<id> are answered here, before the HTTP
+   * middleware (no CORS, no body): a socket lives long, and nothing of a
+   * request context should stay with it.
    */
-  function fastPath(req: Request): Promise<Response> | null {
-    if (!isUpgrade(req)) return null;
+  function handle(req: Request): Promise<Response> | null {
     const match = SOCKET_PATH.exec(new URL(req.url).pathname);
     if (!match) return null;
     return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
@@ -315,14 +298,14 @@ export function toySocketsFeature(
     });
   }
 
-  return { app, close: () => hub.close(), fastPath };
+  return { handle, close: () => hub.close() };
 }
 
 /**
- * True when `me` may send to `to`: they are friends, or `me` is the parent
- * of toy `to`. Answers are cached per socket for a few seconds.
+ * The domain's `mayReach`, with positive answers cached per socket for a
+ * few seconds (the relay's hot path).
  */
-async function mayReach(
+async function mayReachCached(
   kv: Deno.Kv,
   me: Principal,
   to: string,
@@ -330,8 +313,7 @@ async function mayReach(
 ): Promise<boolean> {
   const now = Date.now();
   if ((cache.get(to) ?? 0) > now) return true;
-  const ok = (await getFriend(kv, me.id, to)) !== null ||
-    await mayActAs(kv, me, to);
+  const ok = await mayReach(kv, me, to);
   if (ok) {
     if (cache.size > 256) cache.clear();
     cache.set(to, now + REACH_CACHE_MS);

@@ -38,11 +38,13 @@ import {
   openToy,
   scanDevice,
   toyIdsOf,
-  unbindToy,
 } from "../../domain/smart_toy/toys.ts";
+import { unbindToy } from "../../domain/smart_toy/unbind.ts";
 import { type AppEnv, type Feature, subApp } from "../app.ts";
+import { toyBody } from "../../domain/smart_toy/envelope.ts";
 import {
   api,
+  bindRoute,
   caller,
   clientAddress,
   idField,
@@ -239,25 +241,26 @@ const MEDIA: [string, BlobKind[]][] = [
   ["/get_image/:file", ["cover", "image"]],
   ["/get_chat/:file", ["chat"]],
 ];
-for (const [path] of MEDIA) {
-  api({
+const mediaRoutes = MEDIA.map(([path, kinds]) => ({
+  kinds,
+  route: api({
     method: "GET",
     path,
     tag: TAG,
-    summary: "Stream a media file (Range supported)",
+    summary: "Stream a media file (Range supported; HEAD too)",
     auth: "none",
-  });
-}
+  }),
+}));
 
 function ok(c: Context<AppEnv>, msg: string, data: unknown = {}) {
-  return c.json({ code: 0, msg, data });
+  return c.json(toyBody(0, msg, data));
 }
 
 /** The smart-toy HTTP routes. */
 export function toyApiFeature(): Feature {
   const app = subApp();
 
-  app.post(routes.reg.path, async (c) => {
+  bindRoute(app, routes.reg, async function regHandler(c) {
     const { kv, limiter } = c.get("deps");
     limiter.take(`reg:${clientAddress(c)}`, 20, 60_000, "registrations");
     const b = await input(c, routes.reg);
@@ -265,7 +268,7 @@ export function toyApiFeature(): Feature {
     return ok(c, "Registration successful", { _id: user._id });
   });
 
-  app.post(routes.login.path, async (c) => {
+  bindRoute(app, routes.login, async function loginHandler(c) {
     const { kv, limiter } = c.get("deps");
     const b = await input(c, routes.login);
     limiter.take(`login:${clientAddress(c)}`, 30, 60_000, "login attempts");
@@ -278,7 +281,7 @@ export function toyApiFeature(): Feature {
     });
   });
 
-  app.post(routes.autoLogin.path, async (c) => {
+  bindRoute(app, routes.autoLogin, async function autoLoginHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.autoLogin);
     const me = await caller(c, ["user"], b);
@@ -291,7 +294,7 @@ export function toyApiFeature(): Feature {
     });
   });
 
-  app.post(routes.logout.path, async (c) => {
+  bindRoute(app, routes.logout, async function logoutHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.logout);
     await caller(c, ["user", "toy"], b);
@@ -299,7 +302,7 @@ export function toyApiFeature(): Feature {
     return ok(c, "Logged out");
   });
 
-  app.post(routes.contentList.path, async (c) => {
+  bindRoute(app, routes.contentList, async function contentListHandler(c) {
     await input(c, routes.contentList);
     const items = await listContent(c.get("deps").kv);
     return ok(
@@ -309,7 +312,7 @@ export function toyApiFeature(): Feature {
     );
   });
 
-  app.post(routes.scanQr.path, async (c) => {
+  bindRoute(app, routes.scanQr, async function scanQrHandler(c) {
     const b = await input(c, routes.scanQr);
     await caller(c, ["user"], b);
     const result = await scanDevice(
@@ -322,20 +325,14 @@ export function toyApiFeature(): Feature {
       });
     }
     if (result.code === 1) {
-      return c.json({
-        code: 1,
-        msg: "Please scan the toy two-dimensional code",
-        data: {},
-      });
+      return c.json(toyBody(1, "Please scan the toy two-dimensional code"));
     }
-    return c.json({
-      code: 2,
-      msg: "Equipment has been bound",
-      data: { toy_id: result.toy_id },
-    });
+    return c.json(
+      toyBody(2, "Equipment has been bound", { toy_id: result.toy_id }),
+    );
   });
 
-  app.post(routes.bindToy.path, async (c) => {
+  bindRoute(app, routes.bindToy, async function bindToyHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.bindToy);
     const me = await caller(c, ["user"], b);
@@ -354,14 +351,14 @@ export function toyApiFeature(): Feature {
     return ok(c, "Binding Completion", { toy_id: toy._id });
   });
 
-  app.post(routes.unbindToy.path, async (c) => {
+  bindRoute(app, routes.unbindToy, async function unbindToyHandler(c) {
     const b = await input(c, routes.unbindToy);
     const me = await caller(c, ["user"], b);
     await unbindToy(c.get("deps").kv, me.id, b.toy_id);
     return ok(c, "Unbound", {});
   });
 
-  app.post(routes.toyList.path, async (c) => {
+  bindRoute(app, routes.toyList, async function toyListHandler(c) {
     const b = await input(c, routes.toyList);
     const me = await caller(c, ["user"], b);
     if (b._id !== me.id) {
@@ -370,17 +367,17 @@ export function toyApiFeature(): Feature {
     return ok(c, "Obtain Toy list", await listToys(c.get("deps").kv, me.id));
   });
 
-  app.post(routes.openToy.path, async (c) => {
+  bindRoute(app, routes.openToy, async function openToyHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.openToy);
     const result = await openToy(kv, b.device_key.trim().toLowerCase());
     if (result.code === 1) {
       const data = { music: PROMPTS.unlicensed };
-      return c.json({ code: 1, msg: "Device not authorised", ...data, data });
+      return c.json(toyBody(1, "Device not authorised", data, { flat: true }));
     }
     if (result.code === 2) {
       const data = { music: PROMPTS.unbound };
-      return c.json({ code: 2, msg: "Device not bound", ...data, data });
+      return c.json(toyBody(2, "Device not bound", data, { flat: true }));
     }
     const token = await createAppSession(kv, {
       kind: "toy",
@@ -392,10 +389,10 @@ export function toyApiFeature(): Feature {
       name: result.toy.toy_name,
       token,
     };
-    return c.json({ code: 0, msg: "Toy started", ...data, data });
+    return c.json(toyBody(0, "Toy started", data, { flat: true }));
   });
 
-  app.post(routes.friendList.path, async (c) => {
+  bindRoute(app, routes.friendList, async function friendListHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.friendList);
     const me = await caller(c, ["user", "toy"], b);
@@ -408,15 +405,15 @@ export function toyApiFeature(): Feature {
       `reply:${b._id}`,
       async () =>
         new TextEncoder().encode(
-          `{"code":0,"msg":"Friends Inquiry","data":${
-            JSON.stringify(await listFriends(kv, b._id))
-          }}`,
+          JSON.stringify(
+            toyBody(0, "Friends Inquiry", await listFriends(kv, b._id)),
+          ),
         ),
     );
     return c.body(reply, 200, { "content-type": "application/json" });
   });
 
-  app.post(routes.addReq.path, async (c) => {
+  bindRoute(app, routes.addReq, async function addReqHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.addReq);
     const me = await caller(c, ["user", "toy"], b);
@@ -431,7 +428,7 @@ export function toyApiFeature(): Feature {
     return ok(c, "Successful Added Friends Request", { req_id: request._id });
   });
 
-  app.post(routes.reqList.path, async (c) => {
+  bindRoute(app, routes.reqList, async function reqListHandler(c) {
     const { kv } = c.get("deps");
     const b = await input(c, routes.reqList);
     const me = await caller(c, ["user"], b);
@@ -445,7 +442,7 @@ export function toyApiFeature(): Feature {
     );
   });
 
-  app.post(routes.accReq.path, async (c) => {
+  bindRoute(app, routes.accReq, async function accReqHandler(c) {
     const b = await input(c, routes.accReq);
     const me = await caller(c, ["user"], b);
     await acceptRequest(c.get("deps").kv, me, {
@@ -455,14 +452,14 @@ export function toyApiFeature(): Feature {
     return ok(c, "Agree to add friends");
   });
 
-  app.post(routes.refReq.path, async (c) => {
+  bindRoute(app, routes.refReq, async function refReqHandler(c) {
     const b = await input(c, routes.refReq);
     const me = await caller(c, ["user"], b);
     await refuseRequest(c.get("deps").kv, me, b.req_id);
     return ok(c, "Refuse to add friends");
   });
 
-  app.get(routes.getQr.path, async (c) => {
+  bindRoute(app, routes.getQr, async function getQrHandler(c) {
     const file = c.req.param("file") ?? "";
     const key = file.endsWith(".png") ? file.slice(0, -4) : file;
     checkDeviceKey(key);
@@ -480,8 +477,8 @@ export function toyApiFeature(): Feature {
     });
   });
 
-  for (const [path, kinds] of MEDIA) {
-    app.on(["GET", "HEAD"], path, async (c) => {
+  for (const { route, kinds } of mediaRoutes) {
+    bindRoute(app, route, async function media(c) {
       const { kv } = c.get("deps");
       const file = c.req.param("file") ?? "";
       if (!isBlobName(file)) {

@@ -135,7 +135,7 @@ Deno.test("HTTP register: success, taken name, seed shapes", async () => {
   assert.deepEqual(
     await postJson(url, { username: "ann", password: "other" }),
     {
-      status: 409,
+      status: 403,
       body: {
         type: "register_0",
         success: false,

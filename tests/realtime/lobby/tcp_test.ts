@@ -460,8 +460,8 @@ Deno.test("tcp: one connection per user; a closed one frees the account", async 
     username: "ann",
     password: "pw1",
   });
+  // The HTTP API reads the holder's presence record (kept fresh by its hub).
   assert.equal(http.status, 409);
-  assert.deepEqual(await first.next({ pings: true }), { type: "ping" });
 
   await first.close();
   let status = 0;

@@ -3,7 +3,7 @@ import { deliveredCursor } from "../../../domain/smart_toy/messages.ts";
 import { createApp } from "../../../routes/app.ts";
 import { toyApiFeature } from "../../../routes/smart_toy/toy_api.ts";
 import { Hub } from "../../../realtime/smart_toy/hub.ts";
-import { toySocketsFeature } from "../../../realtime/smart_toy/sockets.ts";
+import { toySocketsEndpoint } from "../../../realtime/smart_toy/sockets.ts";
 import { startTestServer } from "../../_server.ts";
 import {
   appSocket,
@@ -370,11 +370,11 @@ Deno.test("a socket that does not answer pings is closed after the idle timeout"
   const family = await newFamily(server);
   // The same store and routes, served with a 1 s keepalive.
   const hub = new Hub(server.kv, server.deps.log, server.deps.metrics);
-  const sockets = toySocketsFeature(server.deps, hub, { idleTimeoutSec: 1 });
-  const app = createApp(server.deps, [toyApiFeature(), sockets]);
+  const sockets = toySocketsEndpoint(server.deps, hub, { idleTimeoutSec: 1 });
+  const app = createApp(server.deps, [toyApiFeature()]);
   await using quick = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    app.fetch,
+    (req, info) => sockets.handle(req, info) ?? app.fetch(req, info),
   );
   try {
     const url = `http://127.0.0.1:${quick.addr.port}`;
