@@ -12,7 +12,6 @@ import {
   AVATAR_RULE_MESSAGE,
   avatarUrl,
   claimPresence,
-  getLobbyUser,
   issueLobbyToken,
   listLobbyEvents,
   livePresence,
