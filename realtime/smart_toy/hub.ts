@@ -1,15 +1,18 @@
 import type { Logger } from "../../domain/platform/log.ts";
 import type { Metrics } from "../../domain/platform/metrics.ts";
-import { newId } from "../../domain/store/ids.ts";
 import {
   advanceDelivered,
   bellKey,
   deliveryKey,
   type Message,
   readInbox,
-  ringDelivery,
   shardOf,
 } from "../../domain/smart_toy/messages.ts";
+import {
+  logSignal,
+  recentSignals,
+  SIGNAL_TTL_MS,
+} from "../../domain/smart_toy/signals.ts";
 import type { Peer } from "../ws.ts";
 
 /**
@@ -26,12 +29,9 @@ import type { Peer } from "../ws.ts";
  * everything in its inbox after the socket's cursor, and any new signals.
  *
  * Ephemeral signals (a music push, a chat notice): sent straight to local
- * sockets; when the recipient has none here, written to a short-lived
- * signal log in KV and announced on its delivery key. Never replayed.
- *
- * | key                             | value          |
- * | ------------------------------- | -------------- |
- * | ["signal_log", principalId, id] | Signal (30 s)  |
+ * sockets; when the recipient has none here, logged briefly in KV and
+ * announced on its delivery key (domain/smart_toy/signals.ts). Never
+ * replayed.
  */
 
 /** One authenticated socket of a principal. */
@@ -44,12 +44,6 @@ export interface Connection {
   since: number;
   /** Re-checks the socket's credentials (after a logout or unbind). */
   stillValid?: () => Promise<boolean>;
-}
-
-interface Signal {
-  id: string;
-  at: number;
-  frame: Record<string, unknown>;
 }
 
 interface Watched {
@@ -77,7 +71,6 @@ const KEYS_PER_WATCH = 10;
 export const CLOSE_SESSION_ENDED = 4001;
 const RESTART_DELAY_MS = 25;
 
-const SIGNAL_TTL_MS = 30_000;
 /** Messages read per inbox page while catching a socket up. */
 const DELIVERY_PAGE = 100;
 
@@ -247,14 +240,7 @@ export class Hub {
     to: string,
     frame: Record<string, unknown>,
   ): Promise<void> {
-    const signal: Signal = { id: newId(), at: Date.now(), frame };
-    await ringDelivery(
-      this.#kv.atomic()
-        .set(["signal_log", to, signal.id], signal, {
-          expireIn: SIGNAL_TTL_MS,
-        }),
-      to,
-    ).commit();
+    await logSignal(this.#kv, to, frame);
     this.#metrics.incSeries(this.#kvSignals);
   }
 
@@ -318,17 +304,9 @@ export class Hub {
         if (at < now - 2 * SIGNAL_TTL_MS) w.seenSignals.delete(id);
       }
     }
-    for await (
-      const e of this.#kv.list<Signal>(
-        { prefix: ["signal_log", principalId] },
-        {
-          limit: 200,
-        },
-      )
-    ) {
-      const s = e.value;
+    for (const s of await recentSignals(this.#kv, principalId, now)) {
       const seen = w.seenSignals ??= new Map();
-      if (seen.has(s.id) || s.at < now - SIGNAL_TTL_MS) continue;
+      if (seen.has(s.id)) continue;
       seen.set(s.id, s.at);
       for (const conn of [...w.conns]) {
         if (s.at >= conn.since - 1000) this.#send(conn, s.frame);
