@@ -139,3 +139,18 @@ function textLine(
 
 /** A logger that drops everything (tests). */
 export const silentLogger: Logger = createLogger("error", { sink: () => {} });
+
+/** A logger that adds `fields` (e.g. a request id) to every line of `log`. */
+export function withFields(
+  log: Logger,
+  fields: Record<string, unknown>,
+): Logger {
+  const add = (at: LogLevel) => (msg: string, more?: Record<string, unknown>) =>
+    log[at](msg, { ...fields, ...more });
+  return {
+    debug: add("debug"),
+    info: add("info"),
+    warn: add("warn"),
+    error: add("error"),
+  };
+}
