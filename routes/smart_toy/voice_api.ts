@@ -14,7 +14,8 @@ import {
 } from "../../domain/smart_toy/voice.ts";
 import { type Feature, subApp } from "../app.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
-import { api, caller, idField, input, tokenOf } from "../_http.ts";
+import { api, bindRoute, caller, idField, input, tokenOf } from "../_http.ts";
+import { toyBody } from "../../domain/smart_toy/envelope.ts";
 
 /**
  * Voice messages over HTTP (seeds 000 and 002): uploads from the app and
@@ -26,9 +27,29 @@ import { api, caller, idField, input, tokenOf } from "../_http.ts";
 
 const TAG = "voice";
 
+/** A body schema: the route's fields, strict; unknown fields are ignored. */
 function body<T extends z.ZodRawShape>(shape: T) {
-  return z.strictObject({ ...shape, token: z.string().optional() });
+  return z.object({ ...shape, token: z.string().optional() });
 }
+
+/** A smart-toy success reply carrying `data`. */
+function envelope<T extends z.ZodType>(data: T) {
+  return z.object({ code: z.literal(0), msg: z.string(), data });
+}
+
+const chatRecord = z.object({
+  _id: z.string(),
+  from_user: z.string(),
+  to_user: z.string(),
+  chat: z.string().describe("MP3 file name, under /get_chat/"),
+  message: z.string().describe("the same file name (seed 002)"),
+  friend_type: z.enum(["app", "toy"]),
+  create_time: z.number(),
+});
+
+const uploadReply = envelope(
+  z.object({ filename: z.string(), friend_type: z.enum(["app", "toy"]) }),
+);
 
 const file = z.instanceof(File, {
   message: "must be an uploaded file (multipart/form-data)",
@@ -45,6 +66,7 @@ function routes(maxUpload: number) {
       files: ["reco_file"],
       maxBody: maxUpload,
       body: body({ to_user: idField, user_id: idField, reco_file: file }),
+      reply: uploadReply,
     }),
     toyUploader: api({
       method: "POST",
@@ -60,6 +82,7 @@ function routes(maxUpload: number) {
         friend_type: z.enum(["app", "toy"]).optional(),
         reco: file,
       }),
+      reply: uploadReply,
     }),
     chatList: api({
       method: "POST",
@@ -75,6 +98,7 @@ function routes(maxUpload: number) {
         before: idField.optional(),
         limit: z.coerce.number().int().min(1).max(500).default(100),
       }),
+      reply: envelope(z.array(chatRecord)),
     }),
     recvMsg: api({
       method: "POST",
@@ -84,6 +108,9 @@ function routes(maxUpload: number) {
         "A toy's unread messages from one friend (bare array); clears the count",
       auth: "user_or_toy",
       body: body({ from_user: idField, to_user: idField }),
+      reply: z.array(chatRecord).describe(
+        "a bare array, as the seed's toy expects",
+      ),
     }),
   };
 }
@@ -122,7 +149,7 @@ export function voiceFeature(
     maxUploadBytes: deps.config.maxUploadBytes,
   };
 
-  app.post(r.appUploader.path, async (c) => {
+  bindRoute(app, r.appUploader, async function appUploadHandler(c) {
     // Check a header or query token before reading a large upload.
     const early = tokenOf(c) ? await caller(c, ["user"]) : null;
     const b = await input(c, r.appUploader);
@@ -134,10 +161,10 @@ export function voiceFeature(
       to: b.to_user,
       audio: b.reco_file,
     });
-    return c.json({ code: 0, msg: "Upload Success", data: uploaded(message) });
+    return c.json(toyBody(0, "Upload Success", uploaded(message)));
   });
 
-  app.post(r.toyUploader.path, async (c) => {
+  bindRoute(app, r.toyUploader, async function toyUploadHandler(c) {
     const early = tokenOf(c) ? await caller(c, ["user", "toy"]) : null;
     const b = await input(c, r.toyUploader);
     const me = early ?? await caller(c, ["user", "toy"], b);
@@ -154,24 +181,20 @@ export function voiceFeature(
       to: b.to_user,
       audio: b.reco,
     });
-    return c.json({ code: 0, msg: "Upload Success", data: uploaded(message) });
+    return c.json(toyBody(0, "Upload Success", uploaded(message)));
   });
 
-  app.post(r.chatList.path, async (c) => {
+  bindRoute(app, r.chatList, async function chatListHandler(c) {
     const b = await input(c, r.chatList);
     const me = await caller(c, ["user", "toy"], b);
     const messages = await readChat(deps.kv, me, b.chat_id, {
       before: b.before,
       limit: b.limit,
     });
-    return c.json({
-      code: 0,
-      msg: "Query chat records",
-      data: messages.map(record),
-    });
+    return c.json(toyBody(0, "Query chat records", messages.map(record)));
   });
 
-  app.post(r.recvMsg.path, async (c) => {
+  bindRoute(app, r.recvMsg, async function recvMsgHandler(c) {
     const b = await input(c, r.recvMsg);
     const me = await caller(c, ["user", "toy"], b);
     const messages = await receiveUnread(deps.kv, me, {

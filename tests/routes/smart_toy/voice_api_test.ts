@@ -216,10 +216,12 @@ Deno.test("app → toy: recv_msg returns the unread messages once, then []", asy
     ok(await appUpload(server, family, await fixture("speech.amr"))),
     ok(await appUpload(server, family, await fixture("speech.webm"))),
   ];
+  // The seed's toy also sends its device key: an extra field is ignored.
   const recv = () =>
     post(server, "/recv_msg", {
       from_user: family.userId,
       to_user: family.toyId,
+      device_key: family.deviceKey,
     }, family.toyToken);
 
   const got = await recv();
@@ -422,4 +424,16 @@ Deno.test("uploads and reads are refused across families", async () => {
     await post(server, "/chat_list", { chat_id: toyChat }, third.token),
     403,
   );
+});
+
+Deno.test("/openapi.json documents the voice routes with their replies", async () => {
+  await using server = await startTestServer();
+  const spec = await (await fetch(`${server.url}/openapi.json`)).json();
+  for (
+    const path of ["/app_uploader", "/toy_uploader", "/chat_list", "/recv_msg"]
+  ) {
+    const op = spec.paths[path]?.post;
+    assert.ok(op, `${path} is documented`);
+    assert.ok(op.responses?.["200"], `${path} documents its reply`);
+  }
 });
