@@ -61,9 +61,12 @@ import {
 
 const TAG = "smart-toy";
 
-/** A strict body: the seed's fields plus an optional `token` field. */
+/**
+ * A body: the seed's fields (validated strictly) plus an optional `token`;
+ * fields the route does not know are ignored, as seed clients send extras.
+ */
 function body<T extends z.ZodRawShape>(shape: T) {
-  return z.strictObject({ ...shape, token: z.string().optional() });
+  return z.object({ ...shape, token: z.string().optional() });
 }
 
 const stringish = (max: number) =>

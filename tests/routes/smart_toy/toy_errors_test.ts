@@ -86,14 +86,6 @@ const CASES: Case[] = [
     pattern: /"password" is required/,
   },
   {
-    name: "reg with an extra field",
-    path: "/reg",
-    fields: () => ({ username: "newbie", password: "hunter22", admin: true }),
-    as: "none",
-    status: 400,
-    pattern: /unknown field\(s\) "admin"/,
-  },
-  {
     name: "reg with a numeric password",
     path: "/reg",
     fields: () => ({ username: "newbie", password: 12345678 }),
@@ -200,21 +192,6 @@ const CASES: Case[] = [
     pattern: /not the token's user/,
   },
   // /logout, /content_list
-  {
-    name: "logout with an extra field",
-    path: "/logout",
-    fields: () => ({ everywhere: true }),
-    status: 400,
-    pattern: /unknown field\(s\) "everywhere"/,
-  },
-  {
-    name: "content_list with an extra field",
-    path: "/content_list",
-    fields: () => ({ page: 2 }),
-    as: "none",
-    status: 400,
-    pattern: /unknown field\(s\) "page"/,
-  },
   // /scan_qr
   {
     name: "scan_qr without device_key",
@@ -288,13 +265,6 @@ const CASES: Case[] = [
     fields: (w) => ({ ...bind(w), user_id: 5 }),
     status: 400,
     pattern: /"user_id"/,
-  },
-  {
-    name: "bind_toy with an extra field",
-    path: "/bind_toy",
-    fields: (w) => ({ ...bind(w), bind_user: w.b.userId }),
-    status: 400,
-    pattern: /unknown field\(s\) "bind_user"/,
   },
   // /unbind_toy
   {
@@ -503,7 +473,7 @@ const CASES: Case[] = [
     fields: () => ({ count: 1001 }),
     as: "admin",
     status: 400,
-    pattern: /"count": mint at most 1000/,
+    pattern: /"count": must be at most 1000/,
   },
   {
     name: "admin/devices with an extra field",
@@ -756,4 +726,30 @@ Deno.test("media routes: bad names 400, unknown files 404, wrong kind 404", asyn
     assert.match(body.msg, pattern, path);
     assert.deepEqual(Object.keys(body).sort(), ["code", "data", "msg"]);
   }
+});
+
+Deno.test("fields a route does not know are ignored; known ones still checked", async () => {
+  await using server = await startTestServer();
+  const reg = await send(server, "/reg", {
+    username: "extra_fields",
+    password: "hunter22",
+    admin: true,
+  });
+  assert.equal(reg.status, 200);
+  assert.equal(reg.body.code, 0);
+  const login = await send(server, "/login", {
+    username: "extra_fields",
+    password: "hunter22",
+    device_key: "ignored",
+  });
+  assert.equal(login.body.code, 0);
+  const list = await send(server, "/content_list", { page: 2 });
+  assert.equal(list.body.code, 0);
+  const bad = await send(server, "/reg", {
+    username: 5,
+    password: "hunter22",
+    extra: "x",
+  });
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.body.msg), /"username"/);
 });
