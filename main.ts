@@ -89,7 +89,10 @@ export async function startServer(
     await migrate(kv);
     await ensureBuiltinContent(kv);
     startCaches(kv);
-    deps.transcoder = createTranscoder({ workers: config.transcodeWorkers });
+    deps.transcoder = createTranscoder({
+      workers: config.transcodeWorkers,
+      maxInputBytes: config.maxUploadBytes,
+    });
     endpoints.push(
       toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),
       lobbyEndpoint(deps),
