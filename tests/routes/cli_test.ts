@@ -6,6 +6,7 @@ import {
 import { readBlob } from "../../domain/store/blobs.ts";
 import { listContent } from "../../domain/smart_toy/content.ts";
 import { getDevice } from "../../domain/smart_toy/devices.ts";
+import { VERSION } from "../../domain/platform/version.ts";
 import { startTestServer } from "../_server.ts";
 import { okData, send } from "../_toy_fixtures.ts";
 
@@ -23,17 +24,28 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `main.ts args…` with no BABBLE_* variables from the test's own environment. */
-async function babble(args: string[]): Promise<Run> {
+/** The test's environment without BABBLE_* variables, plus `extra`. */
+function babbleEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env = Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([k]) =>
       !k.startsWith("BABBLE_")
     ),
   );
+  return { ...env, ...extra, NO_COLOR: "1" };
+}
+
+/**
+ * Runs `main.ts args…` with no BABBLE_* variables from the test's own
+ * environment, plus `extraEnv`.
+ */
+async function babble(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<Run> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
     cwd: ROOT,
-    env: { ...env, NO_COLOR: "1" },
+    env: babbleEnv(extraEnv),
     clearEnv: true,
     stdin: "null",
   }).output();
@@ -52,6 +64,12 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
 }
 
 async function withKvFile<T>(
@@ -103,11 +121,31 @@ Deno.test("devices mint --count 3 --qr-dir prints 3 keys and writes 3 PNGs", () 
     await res.body?.cancel();
   }));
 
-Deno.test("devices mint without --qr-dir prints keys only; default count 1", () =>
+Deno.test("devices mint without --qr-dir prints keys only", () =>
   withTempDir(async (dir) => {
-    const run = await babble(["devices", "mint", "--kv", `${dir}/x.kv`]);
+    const run = await babble([
+      "devices",
+      "mint",
+      "--count",
+      "1",
+      "--kv",
+      `${dir}/x.kv`,
+    ]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^[0-9a-f]{32}\n$/);
+  }));
+
+Deno.test("devices mint without --count is a usage error (exit 2) and creates no store", () =>
+  withTempDir(async (dir) => {
+    const run = await babble(["devices", "mint", "--kv", `${dir}/x.kv`]);
+    assert.equal(run.code, 2);
+    assert.equal(run.stdout, "");
+    assert.match(run.stderr, /^babble: devices mint needs --count N\n/);
+    assert.match(
+      run.stderr,
+      /usage: babble devices mint --count N \[--qr-dir DIR\] \[--kv PATH\]/,
+    );
+    assert.deepEqual(await namesIn(dir), []);
   }));
 
 async function copyAs(from: string, to: string): Promise<void> {
@@ -280,11 +318,21 @@ Deno.test("backup then restore into a fresh KV keeps a user and the media", () =
     assert.equal(login._id, userId);
   }));
 
+Deno.test("--version and -V print the version", async () => {
+  for (const flag of ["--version", "-V"]) {
+    const run = await babble([flag]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `babble ${VERSION}\n`);
+  }
+});
+
 Deno.test("--help works on every level", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--help"], /usage: babble \[serve\]/],
     [["-h"], /usage: babble \[serve\]/],
     [["help"], /usage: babble \[serve\]/],
+    [["--help"], /babble admin reset-token/],
+    [["--help"], /babble --version/],
     [["serve", "--help"], /--port\s+BABBLE_PORT/],
     [["devices", "--help"], /usage: babble devices mint --count N/],
     [["devices", "mint", "--help"], /usage: babble devices mint --count N/],
@@ -292,6 +340,8 @@ Deno.test("--help works on every level", async (t) => {
     [["content", "import", "--help"], /usage: babble content import <folder>/],
     [["backup", "--help"], /usage: babble backup <file\.jsonl>/],
     [["restore", "--help"], /usage: babble restore <file\.jsonl>/],
+    [["admin", "--help"], /usage: babble admin reset-token/],
+    [["admin", "reset-token", "-h"], /usage: babble admin reset-token/],
   ];
   for (const [args, pattern] of cases) {
     await t.step(args.join(" "), async () => {
@@ -302,7 +352,7 @@ Deno.test("--help works on every level", async (t) => {
   }
 });
 
-Deno.test("bad flags and values exit non-zero with a clear message", async (t) => {
+Deno.test("bad command lines exit 2 with a clear message and the usage", async (t) => {
   await withTempDir(async (dir) => {
     const kv = `${dir}/x.kv`;
     const cases: [string[], RegExp][] = [
@@ -323,40 +373,240 @@ Deno.test("bad flags and values exit non-zero with a clear message", async (t) =
         /Unknown option '--bogus'/,
       ],
       [["devices", "mint", "--count"], /--count/],
+      [["devices", "mint", "--count", "1", "extra"], /extra/],
+      [["devices", "frob"], /unknown command "devices frob"/],
+      [["admin", "reset-token", "--bogus"], /Unknown option '--bogus'/],
+      [["backup", "a.jsonl", "b.jsonl", "--kv", kv], /"b\.jsonl"/],
       [
         ["serve", "--port", "abc", "--kv", kv],
-        /--port \(BABBLE_PORT\) got "abc"/,
+        /^babble: --port \/ BABBLE_PORT must be a port number \(0-65535\), got "abc"\n$/,
       ],
-      [["--port", "99999", "--kv", kv], /--port \(BABBLE_PORT\) got "99999"/],
+      [
+        ["--port", "99999", "--kv", kv],
+        /--port \/ BABBLE_PORT must be a port number \(0-65535\), got "99999"/,
+      ],
       [["serve", "--log-level", "loud", "--kv", kv], /--log-level/],
       [["serve", "--frobnicate", "--kv", kv], /Unknown option '--frobnicate'/],
-      [["frobnicate"], /unknown command "frobnicate"/],
-      [
-        ["restore", `${dir}/missing.jsonl`, "--kv", `${dir}/r.kv`],
-        /missing\.jsonl/,
-      ],
+      [["frobnicate"], /unknown command "frobnicate"[^]*usage: babble/],
     ];
     for (const [args, pattern] of cases) {
       await t.step(args.join(" "), async () => {
         const run = await babble(args);
-        assert.notEqual(run.code, 0, run.stdout);
+        assert.equal(run.code, 2, run.stderr);
+        assert.equal(run.stdout, "");
         assert.match(run.stderr, pattern);
       });
     }
+    await t.step("a bad BABBLE_* variable is a usage error too", async () => {
+      const run = await babble(["backup", `${dir}/b.jsonl`], {
+        BABBLE_PORT: "abc",
+      });
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /--port \/ BABBLE_PORT .*got "abc"/);
+    });
     await t.step(
       "a subcommand without its argument prints its usage",
       async () => {
         for (const args of [["devices"], ["content", "import"], ["backup"]]) {
           const run = await babble([...args, "--kv", kv]);
-          assert.notEqual(run.code, 0);
-          assert.match(run.stdout, /usage: babble/);
+          assert.equal(run.code, 2);
+          assert.match(run.stderr, /usage: babble/);
         }
       },
     );
-    await t.step("a rejected --count wrote no store", async () => {
-      const files: string[] = [];
-      for await (const e of Deno.readDir(dir)) files.push(e.name);
-      assert.ok(!files.some((f) => f.startsWith("x.kv")), files.join(","));
+    await t.step("rejected command lines wrote no store", async () => {
+      assert.deepEqual(await namesIn(dir), []);
     });
   });
 });
+
+Deno.test("a failed restore into a new path leaves no store behind", () =>
+  withTempDir(async (dir) => {
+    const backup = `${dir}/dump.jsonl`;
+    await Deno.writeTextFile(
+      backup,
+      `${JSON.stringify({ key: ["users", "x"], value: 1 })}\n{not json\n`,
+    );
+    for (const target of [`${dir}/restored.kv`, `${dir}/new/deep/r.kv`]) {
+      const run = await babble(["restore", backup, "--kv", target]);
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stderr, /dump\.jsonl:2 is not a JSON line/);
+      assert.match(run.stderr, /no store was created/);
+      assert.deepEqual(await namesIn(dir), ["dump.jsonl"]);
+    }
+    const missing = await babble([
+      "restore",
+      `${dir}/missing.jsonl`,
+      "--kv",
+      `${dir}/r.kv`,
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /missing\.jsonl not found/);
+    assert.deepEqual(await namesIn(dir), ["dump.jsonl"]);
+  }));
+
+Deno.test("a failed restore into an existing store keeps the store file", () =>
+  withTempDir(async (dir) => {
+    const kv = `${dir}/live.kv`;
+    await withKvFile(kv, (store) => store.set(["keep"], "me"));
+    await Deno.writeTextFile(`${dir}/bad.jsonl`, "{oops\n");
+    const run = await babble(["restore", `${dir}/bad.jsonl`, "--kv", kv]);
+    assert.equal(run.code, 1);
+    assert.doesNotMatch(run.stderr, /no store was created/);
+    await withKvFile(kv, async (store) => {
+      assert.equal((await store.get(["keep"])).value, "me");
+    });
+  }));
+
+Deno.test("backup of a store that does not exist fails and creates none", () =>
+  withTempDir(async (dir) => {
+    const run = await babble([
+      "backup",
+      `${dir}/dump.jsonl`,
+      "--kv",
+      `${dir}/typo.kv`,
+    ]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /no store at .*typo\.kv/);
+    assert.deepEqual(await namesIn(dir), []);
+  }));
+
+/** The setup link a command printed, and its token. */
+function setupLink(stdout: string): { link: string; token: string } {
+  const match = /(http:\/\/localhost:\d+\/admin#token=([0-9a-f]{64}))/.exec(
+    stdout,
+  );
+  assert.ok(match, stdout);
+  return { link: match[1], token: match[2] };
+}
+
+async function adminCheck(
+  server: { url: string },
+  token: string,
+): Promise<number> {
+  const res = await fetch(`${server.url}/admin/check`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+Deno.test("admin reset-token prints a working link and retires the old token", () =>
+  withTempDir(async (dir) => {
+    const kv = `${dir}/babble.kv`;
+    const first = await babble(["admin", "reset-token", "--kv", kv]);
+    assert.equal(first.code, 0, first.stderr);
+    const old = setupLink(first.stdout);
+    assert.ok(old.link.startsWith("http://localhost:8000/admin#token="));
+
+    const second = await babble(["admin", "reset-token", "--kv", kv], {
+      BABBLE_PORT: "8123",
+    });
+    assert.equal(second.code, 0, second.stderr);
+    const fresh = setupLink(second.stdout);
+    assert.ok(fresh.link.startsWith("http://localhost:8123/admin#"));
+    assert.notEqual(fresh.token, old.token);
+    const flag = await babble([
+      "admin",
+      "reset-token",
+      "--port",
+      "9001",
+      "--kv",
+      `${dir}/other.kv`,
+    ]);
+    assert.ok(setupLink(flag.stdout).link.startsWith("http://localhost:9001/"));
+
+    await using server = await startTestServer({ kv });
+    assert.equal(await adminCheck(server, fresh.token), 200);
+    assert.equal(await adminCheck(server, old.token), 401);
+    await withKvFile(kv, async (store) => {
+      for await (const entry of store.list({ prefix: [] })) {
+        assert.ok(!JSON.stringify(entry.value ?? null).includes(fresh.token));
+      }
+    });
+  }));
+
+/**
+ * Runs `babble serve` on `kv` until its stdout matches `until`, checks the
+ * setup link's token (if one was printed) against it, then stops it.
+ * Resolves to everything it printed, and the check's status.
+ */
+async function serveOnce(
+  kv: string,
+  { env = {}, until }: { env?: Record<string, string>; until: RegExp },
+): Promise<{ out: string; check: number | null }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "serve",
+      ...["--port", "0", "--host", "127.0.0.1", "--kv", kv],
+      ...["--transcode-workers", "1", "--log-level", "error"],
+    ],
+    cwd: ROOT,
+    env: babbleEnv(env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let out = "";
+  while (!until.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  const port = /serving on http:\/\/[^:]+:(\d+)/.exec(out)?.[1];
+  const token = /#token=([0-9a-f]{64})/.exec(out)?.[1];
+  const check = port && token
+    ? await adminCheck({ url: `http://127.0.0.1:${port}` }, token)
+    : null;
+  child.kill("SIGTERM");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  await child.status;
+  assert.ok(port, out);
+  return { out, check };
+}
+
+Deno.test("serve prints the admin setup link on first start only", () =>
+  withTempDir(async (dir) => {
+    const kv = `${dir}/babble.kv`;
+    const first = await serveOnce(kv, { until: /admin/i });
+    const { token } = setupLink(first.out);
+    assert.equal(first.check, 200, "the printed token works");
+    const second = await serveOnce(kv, { until: /admin/i });
+    assert.doesNotMatch(second.out, /#token=/);
+    assert.match(second.out, /admin token exists; babble admin reset-token/);
+    await withKvFile(kv, async (store) => {
+      for await (const entry of store.list({ prefix: [] })) {
+        const value = entry.value instanceof Uint8Array
+          ? new TextDecoder().decode(entry.value)
+          : JSON.stringify(
+            entry.value ?? null,
+            (_, v) => typeof v === "bigint" ? String(v) : v,
+          );
+        assert.ok(!value.includes(token), JSON.stringify(entry.key));
+      }
+    });
+  }));
+
+Deno.test("serve with --admin-token makes no token and prints no link", () =>
+  withTempDir(async (dir) => {
+    const kv = `${dir}/babble.kv`;
+    const { out } = await serveOnce(kv, {
+      env: { BABBLE_ADMIN_TOKEN: "configured-admin-token-123" },
+      until: /serving on/,
+    });
+    assert.match(out, /Babble has shut down/);
+    assert.doesNotMatch(out, /token/i);
+    await withKvFile(kv, async (store) => {
+      assert.equal((await store.get(["admin_token"])).value, null);
+    });
+  }));
