@@ -1,5 +1,6 @@
 import { type Config, settingsHelp } from "./domain/platform/config.ts";
 import { closeKv, migrate, openKv } from "./domain/store/kv.ts";
+import { SCHEMA_MIGRATIONS } from "./domain/smart_toy/migrations.ts";
 import { startCaches, stopCaches } from "./domain/store/cache.ts";
 import { createLogger, silentLogger } from "./domain/platform/log.ts";
 import { Metrics } from "./domain/platform/metrics.ts";
@@ -86,7 +87,7 @@ export async function startServer(
   const endpoints: SocketEndpoint[] = [];
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    await migrate(kv);
+    await migrate(kv, SCHEMA_MIGRATIONS);
     await ensureBuiltinContent(kv);
     startCaches(kv);
     deps.transcoder = createTranscoder({

@@ -8,9 +8,6 @@ import { migrateToSchema2 } from "../smart_toy/messages.ts";
  * | ["meta", "schema"]  | number: the schema version |
  */
 
-/** The schema version this code writes. */
-export const SCHEMA_VERSION = 2;
-
 const SCHEMA_KEY = ["meta", "schema"] as const;
 
 /** One forward step: brings a store at `version - 1` to `version`. */
@@ -82,7 +79,7 @@ interface Lease {
  */
 export async function migrate(
   kv: Deno.Kv,
-  migrations: Migration[] = MIGRATIONS,
+  migrations: readonly Migration[] = MIGRATIONS,
   { pollMs = 200 }: { pollMs?: number } = {},
 ): Promise<number> {
   const target = migrations.at(-1)?.version ?? 0;

@@ -20,6 +20,7 @@ import {
   unreadKey,
 } from "../../../domain/smart_toy/messages.ts";
 import { migrate } from "../../../domain/store/kv.ts";
+import { SCHEMA_MIGRATIONS } from "../../../domain/smart_toy/migrations.ts";
 import { newId } from "../../../domain/store/ids.ts";
 import { AppError } from "../../../domain/platform/errors.ts";
 
@@ -434,7 +435,7 @@ async function schema1Store(kv: Deno.Kv) {
 Deno.test("migrating a schema 1 store keeps every message, order, file and count", async () => {
   await using kv = await memoryKv();
   const { toy, mum, v1 } = await schema1Store(kv);
-  assert.equal(await migrate(kv), 2);
+  assert.equal(await migrate(kv, SCHEMA_MIGRATIONS), 2);
 
   const history = await listChat(kv, [toy, mum]);
   assert.deepEqual(history.map((m) => m.chat), v1.map((m) => m.chat));
@@ -475,8 +476,8 @@ Deno.test("two instances migrating one schema 1 store at once: each message once
   await using kv = await memoryKv();
   const { toy, mum } = await schema1Store(kv);
   const versions = await Promise.all([
-    migrate(kv, undefined, { pollMs: 5 }),
-    migrate(kv, undefined, { pollMs: 5 }),
+    migrate(kv, SCHEMA_MIGRATIONS, { pollMs: 5 }),
+    migrate(kv, SCHEMA_MIGRATIONS, { pollMs: 5 }),
   ]);
   assert.deepEqual(versions, [2, 2]);
   const history = await listChat(kv, [toy, mum]);
