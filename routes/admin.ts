@@ -1,23 +1,33 @@
-import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
-import { AppError, asAppError } from "../domain/platform/errors.ts";
+import { AppError } from "../domain/platform/errors.ts";
 import { isAdminToken } from "../domain/platform/admin_token.ts";
 import type { AppDeps } from "../domain/platform/services.ts";
 import { sniffAudioFormat } from "../domain/audio/transcoder.ts";
 import { upsertContent } from "../domain/smart_toy/content.ts";
 import { listDevices, mintDevices } from "../domain/smart_toy/devices.ts";
-import { toyBody, toyErrorBody } from "../domain/smart_toy/envelope.ts";
+import { toyBody } from "../domain/smart_toy/envelope.ts";
 import { type Feature, subApp } from "./app.ts";
-import { api, bindRoute, input, text, tokenOf, validate } from "./_http.ts";
+import {
+  api,
+  bindRoute,
+  clientAddress,
+  input,
+  text,
+  tokenOf,
+  validate,
+} from "./_http.ts";
 
 /**
  * The operator's API, behind the admin token (the configured
  * --admin-token, else the one made on first start; see
  * domain/platform/admin_token.ts): mint and list device keys, add content.
- * Replies in the smart-toy envelope, which the admin page reads.
+ * Replies, errors included, in the smart-toy envelope (the app's default
+ * renderer), which the admin page reads.
  */
 
 const TAG = "admin";
+/** Wrong admin tokens one address may send per minute before 429s. */
+const WRONG_TOKENS_PER_MINUTE = 20;
 
 /** Whole numbers arrive as JSON numbers or as form text. */
 function wholeNumber(max: number) {
@@ -29,6 +39,11 @@ function wholeNumber(max: number) {
       .max(max, `must be at most ${max}`),
   );
 }
+
+const devicesQuery = z.object({
+  limit: wholeNumber(1000).optional(),
+  cursor: z.string().max(200, "must be at most 200 characters").optional(),
+});
 
 const file = z.instanceof(File, {
   message: "must be an uploaded file (multipart/form-data)",
@@ -67,11 +82,7 @@ function routes(maxUpload: number) {
       summary:
         "Minted device keys in pages, each with whether a toy is bound to it",
       auth: "admin",
-      query: z.object({
-        limit: wholeNumber(1000).optional(),
-        cursor: z.string().max(200, "must be at most 200 characters")
-          .optional(),
-      }),
+      query: devicesQuery,
       reply: z.object({
         devices: z.array(deviceEntry),
         cursor: z.string().nullable(),
@@ -145,15 +156,6 @@ export function adminFeature(deps: AppDeps): Feature {
   // Room for the multipart framing around the two files.
   const r = routes(2 * deps.config.maxUploadBytes + 64 * 1024);
 
-  app.onError(function renderAdminError(err, c) {
-    const e = err instanceof HTTPException
-      ? new AppError(err.status as AppError["status"], err.message, {
-        cause: err,
-      })
-      : asAppError(err, deps.log);
-    return c.json(toyErrorBody(e), e.status);
-  });
-
   // Every /admin/… path, known or not, wants the token; /admin itself is
   // left to the admin page.
   app.use("/admin/*", async function requireAdmin(c, next) {
@@ -166,6 +168,14 @@ export function adminFeature(deps: AppDeps): Feature {
       configured: deps.config.adminToken,
     });
     if (!ok) {
+      // Guessing is hopeless against a 256-bit token, but a configured
+      // one may be as short as 16 characters.
+      deps.limiter.take(
+        `admin_token:${clientAddress(c)}`,
+        WRONG_TOKENS_PER_MINUTE,
+        60_000,
+        "wrong admin tokens",
+      );
       throw new AppError(
         401,
         "wrong admin token (babble admin reset-token makes a new one)",
@@ -185,10 +195,7 @@ export function adminFeature(deps: AppDeps): Feature {
   });
 
   bindRoute(app, r.devices, async function listDeviceKeys(c) {
-    const query = validate(r.devices.query!, c.req.query()) as {
-      limit?: number;
-      cursor?: string;
-    };
+    const query = validate(devicesQuery, c.req.query());
     const page = await listDevices(deps.kv, {
       limit: query.limit ?? 100,
       cursor: query.cursor,
@@ -210,8 +217,8 @@ export function adminFeature(deps: AppDeps): Feature {
   bindRoute(app, r.addContent, async function addContent(c) {
     const b = await input(c, r.addContent);
     const limit = deps.config.maxUploadBytes;
-    for (const [field, upload] of [["audio", b.audio], ["cover", b.cover]]) {
-      if ((upload as File).size > limit) {
+    for (const field of ["audio", "cover"] as const) {
+      if (b[field].size > limit) {
         throw new AppError(413, `"${field}" is larger than ${limit} bytes`);
       }
     }

@@ -105,6 +105,19 @@ Deno.test("the admin API wants the token: 401 without, wrong, or another kind", 
   assert.equal(devices, 0);
 });
 
+Deno.test("guessing admin tokens is slowed down: 429 with Retry-After", async () => {
+  await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
+  const statuses: number[] = [];
+  let last: Reply | null = null;
+  for (let i = 0; i < 25; i++) {
+    last = await get(server, "/admin/check", `guess-${i}-of-the-token`);
+    statuses.push(last.status);
+  }
+  assert.ok(statuses.slice(0, 20).every((s) => s === 401), String(statuses));
+  assertError(last!, 429, /too many wrong admin tokens/);
+  assert.ok(Number(last!.headers.get("retry-after")) >= 1);
+});
+
 Deno.test("a store without an admin token refuses every token", async () => {
   await using server = await startTestServer();
   assertError(await get(server, "/admin/check", "a".repeat(64)), 401);
