@@ -23,7 +23,7 @@
 import { AppError } from "../platform/errors.ts";
 
 /** Upload formats the transcoder accepts. */
-export type AudioFormat = "amr" | "wav" | "webm" | "mp3";
+export type AudioFormat = "amr" | "wav" | "webm" | "mp3" | "m4a" | "ogg";
 
 /** Statuses a transcoding failure maps to. */
 export type TranscodeStatus = 413 | 415 | 503 | 504;
@@ -112,6 +112,8 @@ const FORMAT_NAMES: Record<AudioFormat, string> = {
   wav: "WAV",
   webm: "WebM",
   mp3: "MP3",
+  m4a: "M4A (AAC)",
+  ogg: "OGG (Opus)",
 };
 
 const AMR_MAGIC = [...new TextEncoder().encode("#!AMR\n")];
@@ -145,6 +147,9 @@ interface MpegFrame {
   length: number;
   samples: number;
   sampleRate: number;
+  kbps: number;
+  layer3: boolean;
+  mono: boolean;
 }
 
 const MPEG1_KBPS = [
@@ -164,7 +169,7 @@ const MPEG1_RATES = [44100, 48000, 32000];
 /** Decodes the MPEG audio frame header at `offset`, or null if there is none. */
 function mpegFrameAt(bytes: Uint8Array, offset: number): MpegFrame | null {
   if (offset + 4 > bytes.length) return null;
-  const [b0, b1, b2] = bytes.subarray(offset, offset + 3);
+  const [b0, b1, b2, b3] = bytes.subarray(offset, offset + 4);
   if (b0 !== 0xff || (b1 & 0xe0) !== 0xe0) return null;
   const version = (b1 >> 3) & 3; // 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
   const layer = (b1 >> 1) & 3; // 1: III, 2: II, 3: I
@@ -177,18 +182,19 @@ function mpegFrameAt(bytes: Uint8Array, offset: number): MpegFrame | null {
   const sampleRate = MPEG1_RATES[rateIndex] >>
     (mpeg1 ? 0 : version === 2 ? 1 : 2);
   const padding = (b2 >> 1) & 1;
+  const shape = { sampleRate, kbps, layer3: layer === 1, mono: b3 >> 6 === 3 };
   if (layer === 3) {
     return {
       length: (Math.floor(12000 * kbps / sampleRate) + padding) * 4,
       samples: 384,
-      sampleRate,
+      ...shape,
     };
   }
   const samples = layer === 1 && !mpeg1 ? 576 : 1152;
   return {
     length: Math.floor(samples / 8 * 1000 * kbps / sampleRate) + padding,
     samples,
-    sampleRate,
+    ...shape,
   };
 }
 
@@ -203,13 +209,16 @@ function id3v2End(bytes: Uint8Array): number {
 
 /**
  * Names the audio format of an upload by its magic bytes: `#!AMR\n`,
- * `RIFF....WAVE`, EBML `1A 45 DF A3`, or an ID3v2 tag or MPEG audio frame
+ * `RIFF....WAVE`, EBML `1A 45 DF A3`, an MP4 `ftyp` box (M4A/AAC), `OggS`
+ * (OGG/Opus), or an ID3v2 tag or MPEG audio frame
  * header. Returns null for anything else; decodability is not checked.
  */
 export function sniffAudioFormat(bytes: Uint8Array): AudioFormat | null {
   if (hasBytes(bytes, AMR_MAGIC)) return "amr";
   if (hasAscii(bytes, "RIFF") && hasAscii(bytes, "WAVE", 8)) return "wav";
   if (hasBytes(bytes, [0x1a, 0x45, 0xdf, 0xa3])) return "webm";
+  if (hasAscii(bytes, "ftyp", 4)) return "m4a";
+  if (hasAscii(bytes, "OggS")) return "ogg";
   if (hasAscii(bytes, "ID3") && bytes.length >= 10 && bytes[3] < 0xff) {
     return "mp3";
   }
@@ -219,6 +228,41 @@ export function sniffAudioFormat(bytes: Uint8Array): AudioFormat | null {
   // where the first says it ends settles it (unless the upload ends first).
   const next = frame.length;
   return next + 4 > bytes.length || mpegFrameAt(bytes, next) ? "mp3" : null;
+}
+
+// An MP3 stored as uploaded must play on a toy's simple decoder: mono,
+// layer III, at most this bitrate.
+const PASS_THROUGH_MAX_KBPS = 128;
+
+/**
+ * The upload itself (tags removed) when it is already a mono layer III MP3
+ * at a sane bitrate made of whole frames, so it needs no re-encoding;
+ * otherwise null.
+ */
+function playableAsIs(bytes: Uint8Array): TranscodeResult | null {
+  const start = id3v2End(bytes);
+  let end = bytes.length;
+  if (end - start >= 128 && hasAscii(bytes, "TAG", end - 128)) end -= 128;
+  const audio = bytes.subarray(start, end);
+  let offset = 0;
+  let seconds = 0;
+  while (offset < audio.length) {
+    const frame = mpegFrameAt(audio, offset);
+    if (
+      !frame || !frame.layer3 || !frame.mono ||
+      frame.kbps > PASS_THROUGH_MAX_KBPS || offset + frame.length > audio.length
+    ) {
+      return null;
+    }
+    seconds += frame.samples / frame.sampleRate;
+    offset += frame.length;
+  }
+  if (seconds === 0) return null;
+  return {
+    mp3: audio.slice(),
+    durationSec: Math.round(seconds * 100) / 100,
+    inputFormat: "mp3",
+  };
 }
 
 /**
@@ -328,10 +372,12 @@ export function createTranscoder({
     if (!format) {
       throw new TranscodeError(
         415,
-        `expected AMR, WAV, WebM or MP3 audio, got ${input.byteLength} ` +
+        `expected AMR, WAV, WebM, M4A, OGG or MP3 audio, got ${input.byteLength} ` +
           `bytes starting "${leadingHex(input)}"`,
       );
     }
+    const ready = format === "mp3" ? playableAsIs(input) : null;
+    if (ready) return ready;
     try {
       core ??= await loadCore();
     } catch (error) {

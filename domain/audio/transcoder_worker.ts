@@ -42,6 +42,8 @@ const DEMUXERS = {
   wav: "wav",
   webm: "matroska",
   mp3: "mp3",
+  m4a: "mov",
+  ogg: "ogg",
 } as const;
 
 /**
