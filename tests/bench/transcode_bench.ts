@@ -69,6 +69,29 @@ async function timeBatch(
   }
 }
 
+/** The 10 s clip in each upload format (a mono MP3 is stored as uploaded). */
+const FORMAT_CLIPS = [
+  "speech10.amr",
+  "speech10.wav",
+  "speech10.webm",
+  "speech10.m4a",
+  "speech10.ogg",
+  "speech10_stereo.mp3",
+  "speech10.mp3",
+];
+const FORMAT_JOBS = 8;
+
+/** Uploads per second one warm worker takes, for the 10 s clip in each format. */
+async function perFormat(): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for (const name of FORMAT_CLIPS) {
+    const clip = await Deno.readFile(new URL(`../fixtures/${name}`, CLIP_URL));
+    const timing = await timeBatch(clip, 1, FORMAT_JOBS);
+    rows.push({ clip: name, bytes: clip.length, ...timing });
+  }
+  return rows;
+}
+
 /**
  * Measures the transcoder pool: p50/p99 latency of the 10 s AMR clip on one
  * warm worker, and the throughput of 2 workers vs 1 over 16 jobs, best of 3
@@ -106,6 +129,7 @@ export async function benchTranscode(): Promise<Record<string, unknown>> {
   const speedup = Math.round(two.jobsPerSec / one.jobsPerSec * 100) / 100;
 
   return {
+    perFormat: await perFormat(),
     clip: "tests/fixtures/speech10.amr",
     clipBytes: clip.length,
     clipSeconds,
