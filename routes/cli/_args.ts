@@ -5,6 +5,7 @@ import {
   SETTINGS,
 } from "../../domain/platform/config.ts";
 import { closeKv, migrate, openKv } from "../../domain/store/kv.ts";
+import { SCHEMA_MIGRATIONS } from "../../domain/smart_toy/migrations.ts";
 
 /**
  * What the subcommands share: parsing a command line into a clear usage
@@ -90,14 +91,17 @@ export function configFrom(flags: Record<string, string | undefined>): Config {
   }
 }
 
-/** Opens and migrates the store at `path`, runs `fn`, and closes it. */
+/**
+ * Opens the store at `path`, migrates it as a server start would, runs
+ * `fn`, and closes it.
+ */
 export async function withKv<T>(
   path: string,
   fn: (kv: Deno.Kv) => Promise<T>,
 ): Promise<T> {
   const kv = await openKv(path);
   try {
-    await migrate(kv);
+    await migrate(kv, SCHEMA_MIGRATIONS);
     return await fn(kv);
   } finally {
     closeKv(kv);
