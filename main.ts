@@ -28,6 +28,7 @@ import {
 } from "./domain/platform/admin_token.ts";
 import { VERSION } from "./domain/platform/version.ts";
 import { voiceFeature } from "./routes/smart_toy/voice_api.ts";
+import { aiFeature } from "./routes/smart_toy/ai_api.ts";
 import { MessageWriter } from "./domain/smart_toy/messages.ts";
 import { Hub } from "./realtime/smart_toy/hub.ts";
 import { toySocketsEndpoint } from "./realtime/smart_toy/sockets.ts";
@@ -103,6 +104,7 @@ export async function startServer(
       adminFeature(deps),
       toyApiFeature(),
       voiceFeature(deps, new MessageWriter(kv)),
+      aiFeature(deps),
       lobbyFeature(deps),
       qrLoginFeature(deps),
     );
