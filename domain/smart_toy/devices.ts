@@ -122,17 +122,3 @@ export function setDeviceToy(
   const bound: Device = { ...device.value, toy_id: toyId };
   return op.check(device).set(["devices", device.value.device_key], bound);
 }
-
-/**
- * Adds to `op` a check that `device` is unchanged since it was read and
- * the setting of the toy it is bound to (null frees it), so a bind or an
- * unbind commits the device with the toy in one atomic op.
- */
-export function setDeviceToy(
-  op: Deno.AtomicOperation,
-  device: Deno.KvEntry<Device>,
-  toyId: string | null,
-): Deno.AtomicOperation {
-  const bound: Device = { ...device.value, toy_id: toyId };
-  return op.check(device).set(["devices", device.value.device_key], bound);
-}
