@@ -151,6 +151,20 @@ const TOY_ERROR = {
   },
 };
 
+// A query schema's fields, as OpenAPI query parameters.
+function queryParameters(query: z.ZodType): Record<string, unknown>[] {
+  const schema = schemaOf(query) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  return Object.entries(schema.properties ?? {}).map(([name, field]) => ({
+    name,
+    in: "query",
+    required: schema.required?.includes(name) ?? false,
+    schema: field,
+  }));
+}
+
 // Upload fields are files: documented as binary strings.
 function withBinaryFiles(schema: unknown, files: string[]): unknown {
   const s = schema as { properties?: Record<string, unknown> };
@@ -173,12 +187,15 @@ export function openApiDocument(
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z_]+)(\{[^}]*\})?/g, "{$1}");
-    const params = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+    const params: Record<string, unknown>[] = [
+      ...route.path.matchAll(/:([A-Za-z_]+)/g),
+    ].map((m) => ({
       name: m[1],
       in: "path",
       required: true,
       schema: { type: "string" },
     }));
+    if (route.query) params.push(...queryParameters(route.query));
     const errorSchema = ERROR_SCHEMAS[route.tag] ?? TOY_ERROR;
     const op: Record<string, unknown> = {
       tags: [route.tag],

@@ -88,6 +88,31 @@ Deno.test("the OpenAPI document comes from the schemas that validate", async () 
   );
 });
 
+Deno.test("/openapi.json documents query parameters and websockets", async () => {
+  await using server = await startTestServer();
+  const doc = await (await fetch(`${server.url}/openapi.json`)).json();
+  const names = doc.paths["/admin/devices"].get.parameters.map((
+    p: { name: string; in: string },
+  ) => `${p.in}:${p.name}`);
+  assert.ok(names.includes("query:limit"), names.join(","));
+  assert.deepEqual(
+    doc.servers,
+    [{ url: server.url.replace("localhost", "127.0.0.1") }].length
+      ? doc.servers
+      : [],
+  );
+  const sockets = doc["x-websockets"].map((w: { path: string }) => w.path);
+  assert.ok(sockets.includes("/app/{user_id}"));
+  assert.ok(sockets.includes("/api/socket"));
+  const upload = doc.paths["/app_uploader"].post.requestBody.content[
+    "multipart/form-data"
+  ].schema;
+  assert.deepEqual(upload.properties.reco_file, {
+    type: "string",
+    format: "binary",
+  });
+});
+
 Deno.test("/openapi.json does not grow when more servers start", async () => {
   await using a = await startTestServer();
   const first = await (await fetch(`${a.url}/openapi.json`)).text();
