@@ -261,11 +261,12 @@ export function aiFeature(deps: AppDeps): Feature {
         `the recording is larger than ${config.maxUploadBytes} bytes`,
       );
     }
+    // Each provider call has its own time limit; a toy that hangs up does
+    // not cancel them (Deno's request.signal also fires on success).
     const outcome = await replyToRecording(
       deps,
       me.id,
       new Uint8Array(await b.reco.arrayBuffer()),
-      { signal: c.req.raw.signal },
     );
     const timing = Object.entries(outcome.stages)
       .map(([stage, ms]) => `${stage};dur=${ms}`);
