@@ -90,6 +90,8 @@ export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
       budget.release(c.req.raw);
     }
     const status = c.res.status;
+    // An upgrade must return the runtime's own 101 response, untouched.
+    if (status === 101) return;
     const statusClass = `${Math.floor(status / 100)}xx`;
     deps.metrics.incSeries(
       responseSeries[Math.floor(status / 100) - 1] ?? "",

@@ -1,4 +1,3 @@
-import QRCode from "qrcode";
 import { z } from "zod";
 import { logout } from "../domain/smart_toy/accounts.ts";
 import { AppError } from "../domain/platform/errors.ts";
@@ -15,9 +14,19 @@ import {
   redeemQrLogin,
   scanQrLogin,
 } from "../domain/qr_login/qr_logins.ts";
+import { qrPngDataUrl } from "../domain/qr_login/qr_png.ts";
+import { busy } from "../domain/platform/rate_limit.ts";
 import { isUpgrade, type Peer, upgradeSocket } from "../realtime/ws.ts";
-import { type AppDeps, type Feature, subApp } from "./app.ts";
-import { api, caller, clientAddress, readBody, validate } from "./_http.ts";
+import { type Feature, subApp } from "./app.ts";
+import type { AppDeps } from "../domain/platform/services.ts";
+import {
+  api,
+  bindRoute,
+  caller,
+  clientAddress,
+  readBody,
+  validate,
+} from "./_http.ts";
 
 /**
  * QR-code login for web pages (seed 004, CONTRACTS.md "QR-code login").
@@ -42,9 +51,18 @@ export interface QrLoginOptions {
   /** Keys one client address may create per `keyWindowMs`. */
   keysPerWindow?: number;
   keyWindowMs?: number;
-  /** Page sockets one instance holds at most; past it, 503. */
+  /** Page sockets one instance holds at most, all addresses together; past it, 503. */
   maxPages?: number;
 }
+
+/**
+ * Open QR pages per instance by default: each holds a socket, a KV record
+ * and a watch (~30 KB together), so 2,000 pages stay near 60 MB while a
+ * real site rarely has more than a handful open.
+ */
+export const MAX_QR_PAGES = 2_000;
+/** Seconds a page refused for the global cap is told to wait. */
+const PAGES_RETRY_AFTER_SECONDS = 5;
 
 const keyField = z.string().trim().toLowerCase().regex(/^[0-9a-f]{32}$/, {
   error: (issue) =>
@@ -127,14 +145,14 @@ export function qrLoginFeature(
     ttlMs = QR_LOGIN_TTL_MS,
     keysPerWindow = 20,
     keyWindowMs = 60_000,
-    maxPages = 10_000,
+    maxPages = MAX_QR_PAGES,
   }: QrLoginOptions = {},
 ): Feature {
   const app = subApp();
   const pages = new Set<QrPage>();
   let closing = false;
 
-  app.get(pageRoute.path, function openQrLoginPage(c) {
+  bindRoute(app, pageRoute, function openQrLoginPage(c) {
     if (!isUpgrade(c.req.raw)) {
       throw new AppError(
         400,
@@ -148,18 +166,23 @@ export function qrLoginFeature(
       "QR login keys",
     );
     if (pages.size >= maxPages) {
-      throw new AppError(
-        503,
-        "too many QR login pages are open: try again shortly",
+      throw busy(
+        `too many QR login pages are open: try again in ${PAGES_RETRY_AFTER_SECONDS} s`,
+        PAGES_RETRY_AFTER_SECONDS,
       );
     }
+    // Counted from the handshake, not from open: a flood of upgrades that
+    // have not opened yet still meets the cap.
     const page = new QrPage(deps, ttlMs, () => pages.delete(page));
-    return upgradeSocket(
+    pages.add(page);
+    const res = upgradeSocket(
       c.req.raw,
       {
         onOpen(peer) {
-          if (closing) return peer.close(1001, "server is shutting down");
-          pages.add(page);
+          if (closing) {
+            peer.close(1001, "server is shutting down");
+            return void page.finish("shutdown");
+          }
           page.start(peer);
         },
         onText(peer) {
@@ -175,10 +198,12 @@ export function qrLoginFeature(
       {},
       (err) => deps.log.error("qr login socket failed", { error: String(err) }),
     );
+    if (res.status !== 101) pages.delete(page);
+    return res;
   });
 
   for (const { route, act, msg } of ACTIONS) {
-    app.post(route.path, async function changeQrLogin(c) {
+    bindRoute(app, route, async function changeQrLogin(c) {
       const body = await readBody(c);
       const user = await caller(c, ["user"], body);
       const { key } = validate(keyBody, body);
@@ -254,8 +279,7 @@ class QrPage {
       await discardQrLogin(kv, key);
       return;
     }
-    const qr = await QRCode.toDataURL(key);
-    if (this.#done) return;
+    const qr = qrPngDataUrl(key);
     peer.send({ type: "key", key, qr, expires_in: this.#ttlMs / 1000 });
     this.#timer = setTimeout(
       () => this.finish("expired", { frame: { type: "expired" } }),
