@@ -32,6 +32,8 @@ import { aiFeature } from "./routes/smart_toy/ai_api.ts";
 import { MessageWriter } from "./domain/smart_toy/messages.ts";
 import { Hub } from "./realtime/smart_toy/hub.ts";
 import { toySocketsEndpoint } from "./realtime/smart_toy/sockets.ts";
+import { diaryuFeature } from "./routes/diaryu.ts";
+import { diaryuRoomEndpoint } from "./realtime/diaryu/room.ts";
 import { lobbyEndpoint } from "./realtime/lobby/endpoint.ts";
 
 /** Serves `handler` on the configured address; a taken port says how to choose another. */
@@ -98,6 +100,7 @@ export async function startServer(
     endpoints.push(
       toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),
       lobbyEndpoint(deps),
+      diaryuRoomEndpoint(deps),
     );
     features.push(
       systemFeature(deps),
@@ -107,6 +110,7 @@ export async function startServer(
       aiFeature(deps),
       lobbyFeature(deps),
       qrLoginFeature(deps),
+      await diaryuFeature(deps),
     );
     const app = createApp(deps, features);
     server = listen(config, (req, info) => {

@@ -11,7 +11,12 @@ import {
   diaryErrorBody,
   retryAfterOf,
 } from "../domain/diaryu/envelope.ts";
-import { loadEmotionLexicon } from "../domain/diaryu/emotion.ts";
+import {
+  BUILTIN_LEXICON,
+  type EmotionLexicon,
+  loadEmotionLexicon,
+  mergeLexicon,
+} from "../domain/diaryu/emotion.ts";
 import {
   createDemoUser,
   type DiaryUser,
@@ -506,16 +511,19 @@ async function matchBlock(
 }
 
 /**
- * The DiaryU routes of one instance. Loads the operator's extra emotion
- * lexicon (`--emotion-lexicon`) once, before serving.
+ * The DiaryU routes of one instance. Loads the operator's emotion lexicon
+ * (`--emotion-lexicon`) once, before serving, on top of the built-in one.
  */
 export async function diaryuFeature(deps: AppDeps): Promise<Feature> {
   const { kv, config, limiter, log } = deps;
-  const lexicon = config.emotionLexicon
-    ? await loadEmotionLexicon(config.emotionLexicon)
-    : undefined;
+  let lexicon: EmotionLexicon | undefined;
   if (config.emotionLexicon) {
-    log.info("emotion lexicon loaded", { file: config.emotionLexicon });
+    const extra = await loadEmotionLexicon(config.emotionLexicon);
+    lexicon = mergeLexicon(BUILTIN_LEXICON, extra);
+    log.info("emotion lexicon loaded", {
+      file: config.emotionLexicon,
+      entries: extra.size,
+    });
   }
   if (config.demo) {
     log.warn(

@@ -26,17 +26,18 @@ export interface Classification {
 export type Classifier = (text: string) => Classification;
 
 /**
- * The classifier of emotion.ts over its built-in lexicon and, when given,
- * an operator's extra one; keeps the MAX_EVIDENCE strongest words.
+ * The classifier of emotion.ts over `lexicon` (its built-in one when
+ * absent); keeps the MAX_EVIDENCE words it ranks first (the winning
+ * class's, heaviest first).
  */
 export function emotionClassifier(lexicon?: EmotionLexicon): Classifier {
+  const options = lexicon ? { lexicon } : {};
   return function classify(text: string): Classification {
-    const result = classifyEmotion(text, lexicon ? { lexicon } : {});
-    const evidence = [...result.evidence]
-      .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
-      .slice(0, MAX_EVIDENCE)
-      .map((e) => ({ ...e }));
-    return { emotion: result.emotion, evidence };
+    const result = classifyEmotion(text, options);
+    return {
+      emotion: result.emotion,
+      evidence: result.evidence.slice(0, MAX_EVIDENCE).map((e) => ({ ...e })),
+    };
   };
 }
 
