@@ -1,5 +1,10 @@
 import type { AppDeps } from "../../domain/platform/services.ts";
 import { asAppError } from "../../domain/platform/errors.ts";
+import { retryAfterOf } from "../../domain/platform/rate_limit.ts";
+import {
+  clientAddressOf,
+  trustedProxiesOf,
+} from "../../domain/platform/client_address.ts";
 import { lobbyErrorReply } from "../../domain/lobby/envelope.ts";
 import type { SocketEndpoint } from "../endpoint.ts";
 import { isUpgrade, upgradeSocket } from "../ws.ts";
@@ -16,6 +21,15 @@ const SOCKET_PATH = "/api/socket";
 // Frames are buffered whole by the runtime before any size check, so
 // unauthenticated upgrades are rate-limited per address.
 const UPGRADES_PER_MINUTE = 60;
+// A socket is unauthenticated until its first login frame, and each holds a
+// hub connection, so open sockets are capped per instance (all addresses
+// together) and per address; past either cap the upgrade is a 503 with
+// Retry-After. 5,000 idle lobby sockets hold well under 200 MB.
+/** Open lobby sockets one instance holds at most. */
+export const MAX_LOBBY_SOCKETS = 5_000;
+/** Open lobby sockets one client address holds at most. */
+export const MAX_LOBBY_SOCKETS_PER_ADDRESS = 50;
+const FULL_RETRY_AFTER_SECONDS = 5;
 
 /** Starts the lobby hub (and TCP listener) and answers `/api/socket`. */
 export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
@@ -26,6 +40,8 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
     : listenTcp(hub, config.host, config.lobbyTcpPort);
   if (tcp) log.info("lobby TCP listening", { port: tcp.port });
   hub.start();
+  let open = 0;
+  const perAddress = new Map<string, number>();
 
   function handle(
     req: Request,
@@ -38,7 +54,11 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
         { status: 400 },
       );
     }
-    const address = info.remoteAddr.hostname;
+    const address = clientAddressOf(
+      info.remoteAddr.hostname,
+      req.headers,
+      trustedProxiesOf(config),
+    );
     try {
       limiter.take(
         `lobby-socket:${address}`,
@@ -48,10 +68,39 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
       );
     } catch (err) {
       const e = asAppError(err, log);
-      return Response.json(lobbyErrorReply(e.message), { status: e.status });
+      const retry = retryAfterOf(e);
+      return Response.json(lobbyErrorReply(e.message), {
+        status: e.status,
+        headers: retry === null ? {} : { "retry-after": String(retry) },
+      });
     }
+    const mine = perAddress.get(address) ?? 0;
+    if (open >= MAX_LOBBY_SOCKETS || mine >= MAX_LOBBY_SOCKETS_PER_ADDRESS) {
+      const whose = open >= MAX_LOBBY_SOCKETS ? "this server" : "your address";
+      return Response.json(
+        lobbyErrorReply(
+          `too many lobby connections on ${whose}: try again in ${FULL_RETRY_AFTER_SECONDS} s`,
+        ),
+        {
+          status: 503,
+          headers: { "retry-after": String(FULL_RETRY_AFTER_SECONDS) },
+        },
+      );
+    }
+    // Counted from the handshake until the socket closes.
+    let counted = true;
+    open++;
+    perAddress.set(address, mine + 1);
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      open--;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    };
     let conn: LobbyConnection | null = null;
-    return upgradeSocket(
+    const res = upgradeSocket(
       req,
       {
         onOpen(peer) {
@@ -64,10 +113,15 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
           if (conn) hub.enqueue(conn, text);
         },
         onClose() {
+          uncount();
           if (conn) void hub.detach(conn);
         },
       },
-      { idleTimeoutSec: 30, maxFrameBytes: 64 * 1024 },
+      {
+        idleTimeoutSec: 30,
+        maxFrameBytes: 64 * 1024,
+        rejectBody: lobbyErrorReply,
+      },
       (err) =>
         log.error("lobby socket handler failed", {
           error: err instanceof Error
@@ -75,6 +129,8 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
             : String(err),
         }),
     );
+    if (res.status !== 101) uncount();
+    return res;
   }
 
   return {
