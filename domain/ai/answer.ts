@@ -168,7 +168,8 @@ export async function speakAnswer(
       text = capText(text, budget);
       full = true;
     }
-    budget -= text.length;
+    // The space that joins English sentences counts too.
+    budget -= text.length + (language === "zh" ? 0 : 1);
     spoken.push(text);
     const speech = run(() => {
       speechStartedAt ||= performance.now();
@@ -233,8 +234,9 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
 }
 
 /**
- * Joins MP3 files into one: each file's ID3v2 head tag and ID3v1 tail tag
- * are dropped, the MPEG frames kept in order.
+ * Joins MP3 files into one: each file's ID3v2 head tag, Xing/Info/VBRI
+ * header frame (it describes one file's length, not the whole) and ID3v1
+ * tail tag are dropped; the MPEG audio frames are kept in order.
  */
 export function concatMp3(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const frames = parts.map((part) => {
@@ -247,12 +249,13 @@ export function concatMp3(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
         part[9];
       start = Math.min(part.length, 10 + size + (part[5] & 0x10 ? 10 : 0));
     }
+    start += infoFrameLength(part.subarray(start));
     let end = part.length;
     if (
       end - start >= 128 && part[end - 128] === 0x54 &&
       part[end - 127] === 0x41 && part[end - 126] === 0x47
     ) end -= 128;
-    return part.subarray(start, end);
+    return part.subarray(start, Math.max(start, end));
   });
   const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let at = 0;
@@ -261,6 +264,36 @@ export function concatMp3(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
     at += f.length;
   }
   return out;
+}
+
+const LAYER3_KBPS = {
+  v1: [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  v2: [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+};
+const SAMPLE_RATES: Record<number, number[]> = {
+  3: [44100, 48000, 32000],
+  2: [22050, 24000, 16000],
+  0: [11025, 12000, 8000],
+};
+
+/** Length of a leading Xing/Info/VBRI layer III header frame, else 0. */
+function infoFrameLength(bytes: Uint8Array): number {
+  if (bytes.length < 4 || bytes[0] !== 0xff || (bytes[1] & 0xe0) !== 0xe0) {
+    return 0;
+  }
+  const version = (bytes[1] >> 3) & 3;
+  const layer = (bytes[1] >> 1) & 3;
+  const kbps = (version === 3 ? LAYER3_KBPS.v1 : LAYER3_KBPS.v2)[
+    bytes[2] >> 4
+  ];
+  const rate = SAMPLE_RATES[version]?.[(bytes[2] >> 2) & 3];
+  if (layer !== 1 || !kbps || !rate) return 0;
+  const length = Math.floor((version === 3 ? 144 : 72) * kbps * 1000 / rate) +
+    ((bytes[2] >> 1) & 1);
+  const head = new TextDecoder("latin1").decode(
+    bytes.subarray(4, Math.min(bytes.length, 4 + 40)),
+  );
+  return /Xing|Info|VBRI/.test(head) ? Math.min(length, bytes.length) : 0;
 }
 
 /**
