@@ -747,3 +747,44 @@ Deno.test("routes are described in /openapi.json under the diaryu tag", async ()
     assert.ok(paths.includes(path), `${path} is documented`);
   }
 });
+
+Deno.test("--emotion-lexicon adds the operator's words to the built-in ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "babble_lexicon_" });
+  try {
+    const file = `${dir}/lexicon.tsv`;
+    await Deno.writeTextFile(file, "# word\tclass\tstrength\nzorblax\t7\t5\n");
+    await using server = await diaryServer({ emotionLexicon: file });
+    const user = await storeUser(server.kv);
+    const reply = await writeDiary(server, user, "zorblax zorblax");
+    assert.equal(reply.emotion, "7");
+    assert.equal(reply.evidence[0].word, "zorblax");
+    const happy = await writeDiary(
+      server,
+      await storeUser(server.kv),
+      "今天真是太开心了！",
+    );
+    assert.ok(["1", "2"].includes(happy.emotion), "built-in words still count");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sign-ins are limited per address: 429 with Retry-After", async () => {
+  await using wechat = fakeWechat(wechatScript);
+  await using server = await wechatServer(wechat.baseUrl);
+  let last = await get(server, "/matching/get_openId_action/", {
+    js_code: "n0",
+  });
+  for (let i = 1; i <= 30 && last.status === 200; i++) {
+    last = await get(server, "/matching/get_openId_action/", {
+      js_code: `n${i}`,
+    });
+  }
+  assertDiaryError(last, 429);
+  assert.equal(last.headers.get("retry-after"), "60");
+  assert.equal(
+    wechat.requests.length,
+    30,
+    "the refused attempt never reached WeChat",
+  );
+});
