@@ -27,7 +27,10 @@ import {
   requireUser,
   storeProfile,
 } from "../domain/diaryu/users.ts";
-import { jscode2session, wechatConfigured } from "../domain/diaryu/wechat.ts";
+import {
+  assertWechatConfigured,
+  jscode2session,
+} from "../domain/diaryu/wechat.ts";
 import {
   deleteDiary,
   type Diary,
@@ -41,6 +44,7 @@ import {
   currentPair,
   depair,
   type MatchOutcome,
+  partnerIn,
   requireMemberPair,
 } from "../domain/diaryu/matching.ts";
 import {
@@ -570,13 +574,7 @@ export async function diaryuFeature(deps: AppDeps): Promise<Feature> {
 
   bindRoute(app, r.signIn, async function signIn(c) {
     const q = validate(signInQuery, c.req.query());
-    if (!wechatConfigured(config)) {
-      throw new AppError(
-        503,
-        "WeChat sign-in is not configured on this server: the operator sets " +
-          "--wechat-appid and --wechat-secret",
-      );
-    }
+    assertWechatConfigured(config);
     const jsCode = q.js_code.trim();
     if (!/^[\x21-\x7e]{1,128}$/.test(jsCode)) {
       throw new AppError(
@@ -644,10 +642,7 @@ export async function diaryuFeature(deps: AppDeps): Promise<Feature> {
       diaries: diaries.map(userActionBrief),
       ...(pair
         ? {
-          match: await matchBlock(
-            kv,
-            pair.members[0] === me ? pair.members[1] : pair.members[0],
-          ),
+          match: await matchBlock(kv, partnerIn(pair, me)),
         }
         : {}),
     }));

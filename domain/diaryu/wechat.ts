@@ -67,9 +67,15 @@ const KNOWN_ERRORS: Record<
   },
 };
 
-/** True when the operator configured an app id and secret. */
-export function wechatConfigured(config: WechatConfig): boolean {
-  return Boolean(config.wechatAppid && config.wechatSecret);
+/** 503 unless the operator configured an app id and secret. */
+export function assertWechatConfigured(config: WechatConfig): void {
+  if (!config.wechatAppid || !config.wechatSecret) {
+    throw new AppError(
+      503,
+      "WeChat sign-in is not configured on this server: the operator sets " +
+        "--wechat-appid and --wechat-secret",
+    );
+  }
 }
 
 /**
@@ -81,13 +87,7 @@ export async function jscode2session(
   jsCode: string,
   { timeoutMs = DEFAULT_TIMEOUT_MS }: { timeoutMs?: number } = {},
 ): Promise<WechatIdentity> {
-  if (!config.wechatAppid || !config.wechatSecret) {
-    throw new AppError(
-      503,
-      "WeChat sign-in is not configured on this server: the operator sets " +
-        "--wechat-appid and --wechat-secret",
-    );
-  }
+  assertWechatConfigured(config);
   const url = new URL(
     "sns/jscode2session",
     config.wechatBaseUrl.endsWith("/")
@@ -95,8 +95,8 @@ export async function jscode2session(
       : config.wechatBaseUrl + "/",
   );
   url.search = new URLSearchParams({
-    appid: config.wechatAppid,
-    secret: config.wechatSecret,
+    appid: config.wechatAppid!,
+    secret: config.wechatSecret!,
     js_code: jsCode,
     grant_type: "authorization_code",
   }).toString();
