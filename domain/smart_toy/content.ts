@@ -1,6 +1,7 @@
 import { AppError } from "../platform/errors.ts";
 import { newId, toHex } from "../store/ids.ts";
 import { deleteBlob, getBlobMeta, putBlob } from "../store/blobs.ts";
+import { getMarker, setMarker } from "../store/kv.ts";
 
 /**
  * The content library the app shows and pushes to toys, and the toy's
@@ -10,7 +11,6 @@ import { deleteBlob, getBlobMeta, putBlob } from "../store/blobs.ts";
  * | -------------------------------- | ------------------ |
  * | ["content", id]                  | ContentItem        |
  * | ["content_by_title", lowercased] | id                 |
- * | ["meta", "builtin_content"]      | number (version)   |
  *
  * Audio and covers live in the blob store as `<id>.mp3` / `<id>.jpg`
  * (kinds "music" and "cover"); the prompts as `Success.mp3`, `Nobind.mp3`,
@@ -149,7 +149,8 @@ export async function findContentByTitle(
  * prompts and the demo library from static/. Idempotent and cheap when done.
  */
 export async function ensureBuiltinContent(kv: Deno.Kv): Promise<void> {
-  const marker = await kv.get<number>(["meta", "builtin_content"]);
+  // The store's marker (domain/store/kv.ts): which built-in set is in.
+  const marker = await getMarker(kv, "builtin_content");
   if ((marker.value ?? 0) >= BUILTIN_VERSION) return;
   for (const name of Object.values(PROMPTS)) {
     if (await getBlobMeta(kv, name)) continue;
@@ -167,9 +168,5 @@ export async function ensureBuiltinContent(kv: Deno.Kv): Promise<void> {
       cover: await Deno.readFile(new URL(`content/${entry.cover}`, STATIC)),
     });
   }
-  await kv.atomic().check(marker).set(
-    ["meta", "builtin_content"],
-    BUILTIN_VERSION,
-  )
-    .commit();
+  await setMarker(kv, marker, BUILTIN_VERSION);
 }

@@ -1,11 +1,14 @@
 import { migrateToSchema2 } from "../smart_toy/messages.ts";
 
 /**
- * Opening the store and migrating its schema forward.
+ * Opening the store, migrating its schema forward, and the store-wide
+ * markers of one-time jobs.
  *
- * | key                 | value                     |
- * | ------------------- | ------------------------- |
- * | ["meta", "schema"]  | number: the schema version |
+ * | key                          | value                                   |
+ * | ---------------------------- | --------------------------------------- |
+ * | ["meta", "schema"]           | number: the schema version              |
+ * | ["meta", "migration_lease"]  | Lease: who is migrating (expires)       |
+ * | ["meta", name]               | number: a job's marker (`setMarker`)    |
  */
 
 const SCHEMA_KEY = ["meta", "schema"] as const;
@@ -133,4 +136,25 @@ export async function deleteKeys(
     for (const key of keys.slice(i, i + 500)) op.delete(key);
     await op.commit();
   }
+}
+
+/** A store-wide marker of a one-time job (seeding built-in content, say). */
+export function getMarker(
+  kv: Deno.Kv,
+  name: string,
+): Promise<Deno.KvEntryMaybe<number>> {
+  return kv.get<number>(["meta", name]);
+}
+
+/**
+ * Sets marker `name` to `value` if it is unchanged since `seen` was read
+ * (from `getMarker`); false when another writer moved it first.
+ */
+export async function setMarker(
+  kv: Deno.Kv,
+  seen: Deno.KvEntryMaybe<number>,
+  value: number,
+): Promise<boolean> {
+  const res = await kv.atomic().check(seen).set(seen.key, value).commit();
+  return res.ok;
 }
