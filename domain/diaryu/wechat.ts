@@ -40,7 +40,7 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 const MAX_REPLY_BYTES = 16 * 1024;
 // ErrorStatus (domain/platform/errors.ts) has no 502 yet; the gateway
 // failures below need it.
-const BAD_GATEWAY = 502 as ErrorStatus;
+const BAD_GATEWAY: ErrorStatus = 502;
 
 /** WeChat's errcodes that mean something to the caller, with their status. */
 const KNOWN_ERRORS: Record<

@@ -11,6 +11,7 @@ export type ErrorStatus =
   | 426
   | 429
   | 500
+  | 502
   | 503
   | 504;
 

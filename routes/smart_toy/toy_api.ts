@@ -491,7 +491,9 @@ export function toyApiFeature(): Feature {
         );
       }
       const meta = await getBlobMeta(kv, file);
-      if (!meta || !kinds.includes(meta.kind)) {
+      // Blobs with an owner (DiaryU's private images) are served only by
+      // their own system's routes, to their owner.
+      if (!meta || !kinds.includes(meta.kind) || meta.owner !== undefined) {
         throw new AppError(404, `no file "${file}"`);
       }
       return blobResponse(kv, meta, c.req.header("range"), {

@@ -548,6 +548,12 @@ Deno.test("another user's diary, image and pair are refused", async () => {
   );
   assertDiaryError(stolen, 403);
   assertDiaryError(await get(server, new URL(image.photourl).pathname), 401);
+  // Nor through the smart-toy media routes, whatever the file name.
+  const fileName = new URL(image.photourl).pathname.split("/").filter(Boolean)
+    .at(-1);
+  const viaToyApi = await fetch(`${server.url}/get_image/${fileName}`);
+  assert.equal(viaToyApi.status, 404);
+  await viaToyApi.body?.cancel();
   assertDiaryError(
     await get(
       server,
