@@ -408,3 +408,32 @@ Deno.test("a socket that does not answer pings is closed after the idle timeout"
     await sockets.close?.();
   }
 });
+
+Deno.test("a relayed frame keeps the sender's other fields; the server sets from_user, type and id", async () => {
+  await using server = await startTestServer();
+  const family = await newFamily(server);
+  await using app = await appSocket(server, family);
+  await using toy = await toySocket(server, family);
+
+  const extras = {
+    volume: 7,
+    loop: false,
+    playlist: ["a.mp3", "b.mp3"],
+    meta: { title: "Twinkle", nested: { n: 1 } },
+  };
+  app.send({ to_user: family.toyId, type: "typing", id: "mine", ...extras });
+  const got = await toy.next((f) => f.type === "typing");
+  assert.deepEqual(
+    {
+      volume: got.volume,
+      loop: got.loop,
+      playlist: got.playlist,
+      meta: got.meta,
+    },
+    extras,
+  );
+  assert.equal(got.from_user, family.userId);
+  assert.equal(got.to_user, family.toyId);
+  assert.notEqual(got.id, "mine");
+  assert.match(got.id as string, /^[0-9a-f]{24}$/);
+});
