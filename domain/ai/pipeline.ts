@@ -77,7 +77,26 @@ export async function replyToRecording(
   deps: AppDeps,
   toyId: string,
   audio: Uint8Array,
-  { signal }: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal } = {},
+): Promise<AiOutcome> {
+  try {
+    return await reply(deps, toyId, audio, options);
+  } catch (err) {
+    if (err instanceof ProviderError) {
+      deps.metrics.inc("babble_ai_provider_failures_total", {
+        step: err.step,
+        status: String(err.status),
+      });
+    }
+    throw err;
+  }
+}
+
+async function reply(
+  deps: AppDeps,
+  toyId: string,
+  audio: Uint8Array,
+  { signal }: { signal?: AbortSignal },
 ): Promise<AiOutcome> {
   const started = performance.now();
   const stages: AiOutcome["stages"] = {};
@@ -183,15 +202,7 @@ export async function replyToRecording(
     ttsEndpoint,
     buildMessages(profile, memory, heard, language),
     { language, avoid: profile.avoid_topics, signal },
-  ).catch((err) => {
-    if (err instanceof ProviderError) {
-      deps.metrics.inc("babble_ai_provider_failures_total", {
-        step: err.step,
-        status: String(err.status),
-      });
-    }
-    throw err;
-  });
+  );
   record("chat", answer.chatDoneAt - chatAt);
   const ttsFrom = answer.speechStartedAt || answer.chatDoneAt;
   record("tts", performance.now() - ttsFrom);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AppError, type ErrorStatus } from "../platform/errors.ts";
+import { AppError } from "../platform/errors.ts";
 import type { Config } from "../platform/config.ts";
 import { sniffAudioFormat } from "../audio/transcoder.ts";
 
@@ -43,6 +43,7 @@ export interface ProviderEndpoint {
 
 /** A provider failed; `status` 502, 503 or 504, `step` which one. */
 export class ProviderError extends AppError {
+  declare readonly status: ProviderStatus;
   readonly step: AiStep;
 
   constructor(
@@ -51,9 +52,7 @@ export class ProviderError extends AppError {
     message: string,
     cause?: unknown,
   ) {
-    // 502 is not (yet) one of ErrorStatus's members; every renderer passes
-    // the number through unchanged.
-    super(status as number as ErrorStatus, message, { cause });
+    super(status, message, { cause });
     this.name = "ProviderError";
     this.step = step;
   }

@@ -102,7 +102,7 @@ Deno.test("a failed sentence stops the answer with the speech error", async () =
     speakAnswer(chat, tts, ASK, { language: "en", avoid: [] }),
     (err) =>
       err instanceof ProviderError && err.step === "tts" &&
-      (err.status as number) === 502,
+      err.status === 502,
   );
 });
 

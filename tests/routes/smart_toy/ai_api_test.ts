@@ -380,6 +380,13 @@ for (
     const name = { stt: "speech-to-text", chat: "chat", tts: "speech" }[step];
     assert.match(failed.body.msg, new RegExp(`the ${name} provider`));
     assert.deepEqual(await stored(server), before, "nothing stored");
+    const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    assert.match(
+      metrics,
+      new RegExp(
+        `babble_ai_provider_failures_total\\{step="${step}",status="${status}"\\} 1`,
+      ),
+    );
 
     toy.send({ to_user: f.userId, type: "music", music: "still.mp3" });
     const relayed = await app.next((frame) => frame.music === "still.mp3");
