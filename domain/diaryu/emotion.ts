@@ -181,7 +181,8 @@ interface Phrase {
 
 /** A lexicon compiled for reading. */
 interface Matcher {
-  root: TrieNode;
+  /** The trie's first level by UTF-16 code unit: no hashing per character. */
+  firsts: (TrieNode | undefined)[];
   words: Map<string, Sense>;
   phrases: Map<string, Phrase[]>;
 }
@@ -335,6 +336,11 @@ const BOUND = new Set(
     .map((c) => c.charCodeAt(0)),
 );
 
+/** Sentence-final particles: "好啊", "好了" keep 好 an adjective. */
+const PARTICLES = new Set(
+  [..."了的啊呀吧呢哦啦嘛哇喔哟噢呐咯么"].map((c) => c.charCodeAt(0)),
+);
+
 const SEGMENTER = new Intl.Segmenter("zh", { granularity: "word" });
 
 /**
@@ -426,7 +432,7 @@ function compile(lexicon: EmotionLexicon): Matcher {
     senseOf(key).contrast = CONCESSION;
   }
 
-  const root: TrieNode = { next: null, sense: null };
+  const root: TrieNode = { next: new Map(), sense: null };
   const words = new Map<string, Sense>();
   const phrases = new Map<string, Phrase[]>();
   for (const [key, sense] of senses) {
@@ -458,7 +464,9 @@ function compile(lexicon: EmotionLexicon): Matcher {
   for (const list of phrases.values()) {
     list.sort((a, b) => b.rest.length - a.rest.length);
   }
-  return { root, words, phrases };
+  const firsts = new Array<TrieNode | undefined>(0x10000).fill(undefined);
+  for (const [c, node] of root.next!) firsts[c] = node;
+  return { firsts, words, phrases };
 }
 
 const BUILTIN_MATCHER = compile(BUILTIN_LEXICON);
@@ -479,12 +487,15 @@ function matcherFor(lexicon: EmotionLexicon): Matcher {
 // The longest trie match's sense, set by longestMatch (no allocation per call).
 let matchedSense: Sense | null = null;
 
-/** End of the longest lexicon key at text[start], or -1; sets matchedSense. */
-function longestMatch(root: TrieNode, text: string, start: number): number {
-  let node: TrieNode | undefined = root;
-  let end = -1;
-  matchedSense = null;
-  for (let k = start; k < text.length; k++) {
+/**
+ * End of the longest lexicon key at text[start], given the trie node of its
+ * first character, or -1; sets matchedSense.
+ */
+function longestMatch(first: TrieNode, text: string, start: number): number {
+  let node: TrieNode | undefined = first;
+  let end = first.sense === null ? -1 : start + 1;
+  matchedSense = first.sense;
+  for (let k = start + 1; k < text.length; k++) {
     const c = lower(text.charCodeAt(k));
     if (c === 0xfe0f && k > start) continue;
     node = node.next?.get(c);
@@ -529,6 +540,9 @@ function emotionWord(
     : undefined;
 }
 
+/** Last letters of the endings stemmed() strips: s, d, g, y, r, t. */
+const STEMMABLE_ENDINGS = new Set([..."sdgyrt"].map((c) => c.charCodeAt(0)));
+
 /** "sadder" → "sad": the stem without a doubled last consonant. */
 function undouble(stem: string): string {
   const n = stem.length;
@@ -537,10 +551,17 @@ function undouble(stem: string): string {
 
 /** The emotion word `token` inflects (-s, -ed, -ing, -ly, -er, -est, -ness). */
 function stemmed(words: Map<string, Sense>, token: string): Sense | undefined {
-  if (token.length < 4) return undefined;
+  if (
+    token.length < 4 ||
+    !STEMMABLE_ENDINGS.has(token.charCodeAt(token.length - 1))
+  ) {
+    return undefined;
+  }
   const at = (key: string) => emotionWord(words, key);
   const cut = (n: number) => token.slice(0, -n);
-  if (/(?:ies|ied|ier)$/.test(token)) return at(cut(3) + "y");
+  if (token.endsWith("ies") || token.endsWith("ied") || token.endsWith("ier")) {
+    return at(cut(3) + "y");
+  }
   if (token.endsWith("iest") || token.endsWith("iness")) {
     return at(cut(token.endsWith("iest") ? 4 : 5) + "y");
   }
@@ -565,6 +586,21 @@ function stemmed(words: Map<string, Sense>, token: string): Sense | undefined {
   return undefined;
 }
 
+/** Whether `token` repeats a character three times or alternates two ("haha"). */
+function hasRun(token: string): boolean {
+  for (let k = 2; k < token.length; k++) {
+    if (token.charCodeAt(k) === token.charCodeAt(k - 2)) return true;
+  }
+  return false;
+}
+
+function isOneCharacter(token: string): boolean {
+  for (let k = 1; k < token.length; k++) {
+    if (token.charCodeAt(k) !== token.charCodeAt(0)) return false;
+  }
+  return true;
+}
+
 /** Runs of three or more of one letter cut to `keep` letters. */
 function collapse(token: string, keep: number): string {
   return token.replace(/(.)\1{2,}/g, (_, c: string) => c.repeat(keep));
@@ -580,8 +616,8 @@ let variantBoost = 1;
 function variant(words: Map<string, Sense>, token: string): Sense | undefined {
   variantBoost = 1;
   const n = token.length;
-  if (n >= 3) {
-    if (/^(.)\1+$/.test(token)) {
+  if (n >= 3 && hasRun(token)) {
+    if (isOneCharacter(token)) {
       const sense = words.get(token.slice(0, 3));
       if (sense !== undefined) {
         variantBoost = Math.min(REPEAT_MAX, 1 + REPEAT_STEP * (n - 3));
@@ -650,7 +686,7 @@ class Reader {
   read(): void {
     const text = this.text;
     const n = text.length;
-    const root = this.matcher.root;
+    const firsts = this.matcher.firsts;
     let i = 0;
     while (i < n) {
       const c = text.charCodeAt(i);
@@ -658,8 +694,9 @@ class Reader {
         i = this.word(i);
         continue;
       }
-      if (root.next?.has(lower(c))) {
-        const end = longestMatch(root, text, i);
+      const first = firsts[lower(c)];
+      if (first !== undefined) {
+        const end = longestMatch(first, text, i);
         if (end > 0) {
           i = this.matched(matchedSense!, i, end);
           continue;
@@ -708,10 +745,11 @@ class Reader {
     while (a < b && isApostrophe(text.charCodeAt(a))) a++;
     while (b > a && isApostrophe(text.charCodeAt(b - 1))) b--;
     if (a === b) return j;
-    const { root, words, phrases } = this.matcher;
-    if (root.next?.has(lower(text.charCodeAt(a)))) {
+    const { firsts, words, phrases } = this.matcher;
+    const first = firsts[lower(text.charCodeAt(a))];
+    if (first !== undefined) {
       // Keys that start like a word but go on past it: "10/10", "ok的".
-      const end = longestMatch(root, text, a);
+      const end = longestMatch(first, text, a);
       if (end > b) return this.matched(matchedSense!, a, end);
     }
     let token = text.slice(a, b).toLowerCase();
@@ -830,9 +868,9 @@ class Reader {
       ((next.emotion >= 0 && next.strength > 0) || next.degree > 0 ||
         next.negation > 0);
     if (!adjacent) {
-      // "好热", "好多": before another character 好 means "very", not "good".
+      // "好热", "好想": before another character 好 means "very", not "good".
       const after = this.text.charCodeAt(this.dualEnd);
-      if (!isHan(after) || BOUND.has(after)) {
+      if (!isHan(after) || PARTICLES.has(after)) {
         this.emit(dual, this.dualStart, this.dualEnd, this.dualAt, 1);
       }
     } else if (dual.degree > 0) {
