@@ -277,6 +277,19 @@ Deno.test("answer in Chinese; a name that is not a friend's falls through to an 
   );
 });
 
+Deno.test("silence: nothing heard gets a spoken 'say it again', no chat call", async () => {
+  const { server, fake } = await aiServer();
+  await using _f = fake;
+  await using _s = server;
+  const f = await newFamily(server);
+  fake.transcripts = ["   "];
+  const reply = await ask(server, f);
+  assert.equal(reply.body.from_user, "ai");
+  await assertChatAudio(server, reply.body.chat);
+  assert.match(fake.requests.tts[0].input, /say it again/);
+  assert.equal(fake.requests.chat.length, 0);
+});
+
 Deno.test("answer: a provider that ignores stream:true still answers", async () => {
   const { server, fake } = await aiServer();
   await using _f = fake;
