@@ -4,6 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import { AppError, asAppError } from "../domain/platform/errors.ts";
 import type { AppDeps } from "../domain/platform/services.ts";
 import { toyBody, toyErrorBody } from "../domain/smart_toy/envelope.ts";
+import { diaryErrorBody } from "../domain/diaryu/envelope.ts";
+import { lobbyErrorReply } from "../domain/lobby/envelope.ts";
 import { retryAfterOf } from "../domain/platform/rate_limit.ts";
 import { uploadBudgetOf } from "../domain/platform/upload_budget.ts";
 import { withFields } from "../domain/platform/log.ts";
@@ -130,11 +132,21 @@ export function createApp(deps: AppDeps, features: Feature[]): Hono<AppEnv> {
       );
     return c.json(toyErrorBody(e), e.status);
   });
+  // A path no route matched still gets the envelope of the contract whose
+  // prefix it is under (a client of that contract reads only that shape).
   app.notFound(function renderNotFound(c) {
-    return c.json(
-      toyBody(404, `no route ${c.req.method} ${c.req.path}`),
-      404,
-    );
+    const msg = `no route ${c.req.method} ${c.req.path.slice(0, 200)}`;
+    const path = c.req.path;
+    if (path === "/matching" || path.startsWith("/matching/")) {
+      return c.json(diaryErrorBody(new AppError(404, msg)), 404);
+    }
+    if (
+      path === "/api" || path.startsWith("/api/") || path === "/avatar" ||
+      path.startsWith("/avatar/")
+    ) {
+      return c.json(lobbyErrorReply(msg), 404);
+    }
+    return c.json(toyBody(404, msg), 404);
   });
   for (const feature of features) app.route("/", feature.app);
   return app;
