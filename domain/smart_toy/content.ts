@@ -134,7 +134,7 @@ export async function listContent(kv: Deno.Kv): Promise<ContentItem[]> {
 }
 
 /** Finds an item by title, case-insensitively; null when there is none. */
-export async function findContentByTitle(
+async function findContentByTitle(
   kv: Deno.Kv,
   title: string,
 ): Promise<ContentItem | null> {

@@ -196,7 +196,7 @@ export function deliveryKey(principalId: string): Deno.KvKey {
 }
 
 /** Bell shards: instances watch these, not one key per principal. */
-export const BELL_SHARDS = 1024;
+const BELL_SHARDS = 1024;
 
 /** The bell shard of a principal (FNV-1a of its id). */
 export function shardOf(principalId: string): number {

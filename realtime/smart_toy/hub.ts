@@ -68,14 +68,14 @@ interface WatchGroup {
 
 const KEYS_PER_WATCH = 10;
 /** Close code for a socket whose token was revoked or toy unbound. */
-export const CLOSE_SESSION_ENDED = 4001;
+const CLOSE_SESSION_ENDED = 4001;
 const RESTART_DELAY_MS = 25;
 
 /** Messages read per inbox page while catching a socket up. */
 const DELIVERY_PAGE = 100;
 
 /** A durable message as its recipient's socket receives it. */
-export function chatEvent(m: Message): Record<string, unknown> {
+function chatEvent(m: Message): Record<string, unknown> {
   return {
     type: "chat",
     id: m._id,
