@@ -8,7 +8,11 @@ import { DEVICE_KEY } from "../../domain/smart_toy/devices.ts";
 import { assertActsAs, getToy, openToy } from "../../domain/smart_toy/toys.ts";
 import { replyToRecording } from "../../domain/ai/pipeline.ts";
 import { sweepAnswerAudio } from "../../domain/ai/answer.ts";
-import { aiStatus, ProviderError } from "../../domain/ai/providers.ts";
+import {
+  aiStatus,
+  describeAiSetup,
+  ProviderError,
+} from "../../domain/ai/providers.ts";
 import {
   clearMemory,
   clearTranscripts,
@@ -197,6 +201,8 @@ export function aiFeature(deps: AppDeps): Feature {
   const app = subApp();
   const { kv, config } = deps;
   const r = routes(config.maxUploadBytes + 64 * 1024);
+  // The start-up line saying which AI steps this server can do.
+  deps.log.info(describeAiSetup(config));
   deps.metrics.describe(
     "babble_ai_stage_seconds",
     "Time per AI stage (transcode, stt, intent, chat, tts, store)",
