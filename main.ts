@@ -15,6 +15,7 @@ import { adminFeature } from "./routes/admin.ts";
 import { systemFeature } from "./routes/system.ts";
 import { lobbyFeature } from "./routes/lobby.ts";
 import { qrLoginFeature } from "./routes/qr_login.ts";
+import { pagesFeature } from "./routes/pages.ts";
 import { COMMAND_USAGE, runCli } from "./routes/cli/mod.ts";
 import {
   configFrom,
@@ -111,6 +112,7 @@ export async function startServer(
       lobbyFeature(deps),
       qrLoginFeature(deps),
       await diaryuFeature(deps),
+      pagesFeature(deps),
     );
     const app = createApp(deps, features);
     server = listen(config, (req, info) => {
