@@ -23,7 +23,9 @@
  *   becomes a faint Peaceful ("不害怕", "don't worry", "不意外"): denying a
  *   fear says the writer is calm, not happy. "不太开心" / "not very happy"
  *   (negation before a degree word) is a weak turn; "很不开心" a strong one;
- *   two negations cancel.
+ *   two negations cancel. A negation reads through light words ("没有觉得很
+ *   开心", "not feeling happy") but another content word takes it ("不去上班，
+ *   开心", "can't shake this anxiety").
  * - Degree words before a word (很, 非常, 有点, very, a bit …) and after it
  *   (死了, 得要命, af) scale it; 好 / damn are degree words before an emotion
  *   word and emotion words otherwise.
@@ -332,8 +334,26 @@ function lower(c: number): number {
  * count without asking the segmenter.
  */
 const BOUND = new Set(
-  [..."好真太超很挺蛮巨贼最更特也都又还就再才却了的地得着过啊呀吧呢哦啦嘛哇喔哟噢呐咯么死不没别被让把给是在有和跟对会要想我你他她它们这那"]
+  [..."好真太超很挺蛮巨贼最更特也都又还就再才却了的地得着啊呀吧呢哦啦嘛哇喔哟噢呐咯么死不没别被让把给是在有和跟对会要想我你他她它们这那"]
     .map((c) => c.charCodeAt(0)),
+);
+
+/**
+ * Words a negation or degree word reaches through to the emotion word after
+ * them ("没有觉得很开心", "not feeling very happy"); any other word takes the
+ * negation itself ("不去上班，开心", "can't shake this anxiety").
+ */
+const SEE_THROUGH_CJK = new Set(
+  [..."觉得感到显是很太那么这怎会让使令我你他她它们再也都还够算的地了着真特别挺蛮有点些一儿为就可能要想敢被给把对人"]
+    .map((c) => c.charCodeAt(0)),
+);
+const SEE_THROUGH_WORDS = new Set(
+  `am is are was were be been being i'm im it's its you're we're they're
+  he's she's that's feel feels feeling felt look looks looking looked seem
+  seems seemed get gets getting got become became i me you he she it we
+  they my your his her our their this that these those the a an at all
+  even think thought make makes made want wanted to of about with any
+  anymore as how one bit`.split(/\s+/),
 );
 
 /** Sentence-final particles: "好啊", "好了" keep 好 an adjective. */
@@ -704,6 +724,7 @@ class Reader {
       }
       if (isCjk(c)) {
         this.unit++;
+        if (!SEE_THROUGH_CJK.has(c)) this.interrupt();
         if (text.charCodeAt(i + 1) === c && text.charCodeAt(i + 2) === c) {
           this.clauseBoost = Math.max(this.clauseBoost, ELONGATION_BOOST);
           while (text.charCodeAt(i + 1) === c) i++;
@@ -770,8 +791,10 @@ class Reader {
       sense = variant(words, token);
       intensity = variantBoost;
     }
-    if (sense === undefined) this.unit++;
-    else this.item(sense, a, b, true, intensity);
+    if (sense === undefined) {
+      this.unit++;
+      if (!SEE_THROUGH_WORDS.has(token)) this.interrupt();
+    } else this.item(sense, a, b, true, intensity);
     return j;
   }
 
@@ -840,6 +863,10 @@ class Reader {
       return;
     }
     const emotional = sense.emotion >= 0 && sense.strength > 0;
+    if (!emotional && sense.degree === 0 && sense.negation === 0) {
+      // A neutral word ("天气", "不知道") is content: it takes the negation.
+      return this.interrupt();
+    }
     if (emotional && (sense.degree > 0 || sense.negation > 0)) {
       this.dual = sense;
       this.dualStart = start;
@@ -878,6 +905,12 @@ class Reader {
     } else {
       this.negate(dual, this.dualAt, this.dualWordy);
     }
+  }
+
+  /** A content word: pending negation and degree apply to it, not past it. */
+  interrupt(): void {
+    this.negating = false;
+    this.degreeAt = -1;
   }
 
   negate(sense: Sense, at: number, wordy: boolean): void {

@@ -68,7 +68,7 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     0,
     `天气 空气 力气 客气 运气 脾气 气温 气候 口气 勇气 名气 福气 香气 气球 气味 蒸汽 煤气 暖气 冷气 气质 气氛 气息 元气
     底气 人气 大气 志气 骨气 节气 喜气 学生 大学生 中学生 小学生 研究生 留学生 医学生 学生会 好像 好多 好几 好久 好些 好比
-    好似 好歹 好处 爱好 只好 正好 刚好 恰好 最好 你好 您好 大家好 早上好 中午好 下午好 晚上好 早安 晚安 好好 好友 好不容易
+    好似 好歹 好处 爱好 只好 正好 刚好 恰好 最好 你好 您好 大家好 早上好 中午好 下午好 晚上好 早安 晚安 好友 好不容易
     不好意思 好意 好汉 问好 讨好 好说 好奇心 好学 好客 好动 好胜 好强 好事者 搞好 做好 弄好 写好 修好 谈好 说好 订好 约好
     想好 定好 办好 选好 装好 收好 准备好 安排好 收拾好 处理好 好不好 好吗 好嘛 好么 好在哪 可乐 音乐 乐器 乐队 乐团 俱乐部
     乐高 娱乐 乐山 乐谱 声乐 器乐 乐曲 民乐 恋爱 爱情 爱人 爱国 爱心 热爱国 博爱 亲爱 爱豆 爱奇艺 笑话 玩笑 开玩笑 笑点
@@ -218,7 +218,9 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     thoughtful caring considerate polite friendly welcoming safe secure
     won win winning promoted promotion achievement achieved accomplishment
     healthy healed recovered rested+well elegant charming beauty
-    well-deserved deserved pleasant pleasantly pleasure mmm enjoyable`,
+    well-deserved deserved pleasant pleasantly pleasure mmm enjoyable
+    i+like we+like like+it like+this like+that i+liked liked+it
+    really+like really+liked`,
   ],
 
   // ── 3 怒 Angry: anger, rage, cursing ──────────────────────────────────
@@ -293,7 +295,7 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     寒了心 悲观 怀念从前 回不去了 物是人非 遗憾终生 白费了 白努力 被拒绝 被拒 被裁 被辞退 考砸 考砸了 没考好 落选 失败了 输了
     搞砸 搞砸了 太难了 活着好累 孤独感 寂寞感 一个人哭 自卑 自我怀疑 空落落 抛弃 feel+terrible feel+awful
     feeling+terrible feeling+awful felt+terrible felt+awful so+down
-    really+down very+down emo`,
+    really+down very+down emo 一场空 一事无成`,
   ],
   [
     4,
@@ -360,7 +362,7 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     阴森 瘆人 渗人 惊慌 社死 脚趾抠地 大事不妙 紧张兮兮 心跳好快 睡不着觉 夜不能寐 心惊胆战 惶惶不安 焦虑不安 忧心如焚 如坐针毡
     心悬着 悬着的心 放心不下 不放心 胆小如鼠 吓了一身冷汗 出了一身冷汗 怕黑 恐高 内耗 被吓到 方了 要完了 完蛋了 要挂了 怎么得了
     怕 人心惶惶 heart+pounding heart+was+pounding pounding+heart heart+racing
-    heart+was+racing mind+racing mind+was+racing`,
+    heart+was+racing mind+racing mind+was+racing 喘不过气 透不过气`,
   ],
   [
     5,
@@ -429,10 +431,10 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     1,
     `无聊 没劲 没意思 乏味 枯燥 腻 别扭 矫情 醉了 坑 渣 傻 丑 难看 难听 臭 脏 邋遢 乱七八糟 差 糟糕 山寨 摆烂 眼红 柠檬精
     怀疑 可疑 猜忌 呵呵 呵呵哒 嘁 抱怨 埋怨 指责 批评 冷漠 无情 虚荣 炫耀 绿茶 白莲花 心机 水军 割韭菜 诈骗 套路 内卷 窒息
-    一言难尽 一团糟 发霉 腐烂 庸俗 普信 海王 尬吹 哭笑不得 不过如此 就这？ 就这? 啧 啧啧 切 嫌 没啥意思 不靠谱 靠不住 掉链子
-    磨叽 磨蹭 啰嗦 唠叨 磨磨唧唧 墨迹 难搞 难伺候 看不惯 看不顺眼 不顺眼 讨人嫌 糟心事 破事 烂事 麻烦 麻烦事 添乱 扯皮 推诿
-    甩脸色 摆架子 装模作样 矫揉造作 虚头巴脑 形式主义 敷衍了事 毁三观 三观不正 人品差 素质差 没素质 没教养 不文明 烦恼 破烂
-    sucks suck sucked`,
+    一言难尽 一团糟 发霉 腐烂 庸俗 普信 海王 尬吹 哭笑不得 不过如此 就这？ 就这? 啧 啧啧 切 嫌 不靠谱 靠不住 掉链子 磨叽
+    磨蹭 啰嗦 唠叨 磨磨唧唧 墨迹 难搞 难伺候 看不惯 看不顺眼 不顺眼 讨人嫌 糟心事 破事 烂事 麻烦 麻烦事 添乱 扯皮 推诿 甩脸色
+    摆架子 装模作样 矫揉造作 虚头巴脑 形式主义 敷衍了事 毁三观 三观不正 人品差 素质差 没素质 没教养 不文明 烦恼 破烂 sucks
+    suck sucked 不怎么样 没什么意思 没啥意思`,
   ],
   [
     6,
@@ -631,6 +633,8 @@ export const DEGREE_WORDS: readonly (readonly [number, string])[] = [
     very so really truly seriously genuinely especially highly such most
     damn awfully real way too quite+a+bit super+duper`,
   ],
+  // Adverbs a negation reads through ("没有好好珍惜"), weight unchanged.
+  [1, `好好 一直 总是 老是 始终 依然 仍然 always still`],
   [1.2, `比较 挺是 还蛮 更是 愈加 越发 quite pretty more much rather fairly`],
   [
     0.5,
