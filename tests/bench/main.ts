@@ -6,11 +6,15 @@
 import { benchFriendList } from "./http_bench.ts";
 import { benchRealtime } from "./realtime_bench.ts";
 import { benchTranscode } from "./transcode_bench.ts";
+import { aiBench } from "./ai_bench.ts";
+import { emotionBench } from "./emotion_bench.ts";
 
 const sections: [string, () => Promise<Record<string, unknown>>][] = [
   ["friend_list", benchFriendList],
   ["realtime", benchRealtime],
   ["transcode", benchTranscode],
+  ["ai", aiBench],
+  ["emotion", emotionBench],
 ];
 
 const only = Deno.args.length ? new Set(Deno.args) : null;
