@@ -59,7 +59,7 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     0,
     0,
     `couldn't+stop can't+stop cannot+stop could+not+stop can't+help
-    couldn't+help`,
+    couldn't+help not+to`,
   ],
   [0, 0.5, `好的 好了 嗯 嗯嗯 行吧 好吧 ok的 okk`],
   // Neutral words (strength 0) that hold emotion characters.
@@ -334,7 +334,8 @@ export const EMOTION_WORDS: readonly EmotionWordRow[] = [
     wanna+cry heartache tragic tragedy condolences moping mope lost+my+job
     got+fired broke+up breakup break-up ashamed misery grieve melancholic
     forlorn desolate wretched downhearted crestfallen sorrowfully
-    tearfully`,
+    tearfully let+everyone+down let+them+down let+you+down let+myself+down
+    let+him+down let+her+down`,
   ],
   [
     4,
