@@ -1,4 +1,7 @@
-import { migrateToSchema2 } from "../smart_toy/messages.ts";
+// Transitional: the default steps of `migrate` until every caller passes
+// them (routes/cli/_args.ts, tests/bench/realtime_bench.ts); then this
+// import goes and the store knows no collection (tests/architecture_test.ts).
+import { SCHEMA_MIGRATIONS } from "../smart_toy/migrations.ts";
 
 /**
  * Opening the store, migrating its schema forward, and the store-wide
@@ -18,13 +21,6 @@ export interface Migration {
   version: number;
   run(kv: Deno.Kv): Promise<void>;
 }
-
-/** Forward steps in order; version 1 is the empty store's layout. */
-const MIGRATIONS: Migration[] = [
-  { version: 1, run: async () => {} },
-  // One copy per message beside its unread counter (domain/messages.ts).
-  { version: 2, run: (kv) => migrateToSchema2(kv) },
-];
 
 const shared = new Map<string, { kv: Deno.Kv; refs: number }>();
 
@@ -82,7 +78,7 @@ interface Lease {
  */
 export async function migrate(
   kv: Deno.Kv,
-  migrations: readonly Migration[] = MIGRATIONS,
+  migrations: readonly Migration[] = SCHEMA_MIGRATIONS,
   { pollMs = 200 }: { pollMs?: number } = {},
 ): Promise<number> {
   const target = migrations.at(-1)?.version ?? 0;

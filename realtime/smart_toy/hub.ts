@@ -18,7 +18,7 @@ import type { Peer } from "../ws.ts";
 /**
  * This instance's connection registry and delivery loop.
  *
- * Every principal's delivery key (domain/messages.ts) is bumped with `sum`
+ * Every principal's delivery key (domain/smart_toy/messages.ts) is bumped with `sum`
  * by each durable message and each cross-instance signal sent to it, and so
  * is the bell of the principal's shard (1,024 shards). The hub watches the
  * bells of the shards that hold a principal with a socket here, ten bells to
