@@ -76,10 +76,15 @@ export async function emotionBench(): Promise<Record<string, unknown>> {
   let checksum = 0;
   const started = performance.now();
   let elapsed = 0;
+  // The fastest round shows the figure on an idle core when the machine is shared.
+  let fastestRound = Infinity;
   while (elapsed < MIN_BENCH_MS) {
+    const roundStarted = performance.now();
     for (const diary of diaries) checksum += classifyEmotion(diary).emotion;
     classified += diaries.length;
-    elapsed = performance.now() - started;
+    const now = performance.now();
+    fastestRound = Math.min(fastestRound, now - roundStarted);
+    elapsed = now - started;
   }
   const diariesPerSecond = classified / (elapsed / 1000);
   return {
@@ -91,6 +96,9 @@ export async function emotionBench(): Promise<Record<string, unknown>> {
     classified,
     checksum,
     diariesPerSecond: Math.round(diariesPerSecond),
+    fastestRoundDiariesPerSecond: Math.round(
+      diaries.length / (fastestRound / 1000),
+    ),
     msPerDiary: round(elapsed / classified, 4),
     goal: `≥ ${THROUGHPUT_GOAL} diaries/s on one core`,
     met: diariesPerSecond >= THROUGHPUT_GOAL,
