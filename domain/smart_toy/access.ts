@@ -2,7 +2,7 @@ import { AppError } from "../platform/errors.ts";
 import type { Principal } from "../platform/sessions.ts";
 import type { Chat } from "./chats.ts";
 import { getFriend } from "./friends.ts";
-import { mayActAs } from "./toys.ts";
+import { assertActsAs, getToy, mayActAs } from "./toys.ts";
 
 /**
  * Who may do what in the smart-toy system: the rules every transport (HTTP,
@@ -52,4 +52,20 @@ export async function mayReach(
 ): Promise<boolean> {
   return (await getFriend(kv, sender.id, to)) !== null ||
     await mayActAs(kv, sender, to);
+}
+
+/**
+ * Throws unless `toyId` is a toy the caller may act as (the toy itself, or
+ * its parent): 403 for someone else's, 400 for an id that is no toy.
+ */
+export async function assertActsAsToy(
+  kv: Deno.Kv,
+  caller: Principal,
+  toyId: string,
+  field = "user_id",
+): Promise<void> {
+  await assertActsAs(kv, caller, toyId, field);
+  if (!(await getToy(kv, toyId))) {
+    throw new AppError(400, `"${field}" ${toyId} is not a toy`);
+  }
 }

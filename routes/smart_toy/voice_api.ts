@@ -1,11 +1,12 @@
 import { z } from "zod";
-import { AppError } from "../../domain/platform/errors.ts";
 import type {
   Message,
   MessageWriter,
 } from "../../domain/smart_toy/messages.ts";
-import { assertActsAs, getToy } from "../../domain/smart_toy/toys.ts";
-import { assertIsCaller } from "../../domain/smart_toy/access.ts";
+import {
+  assertActsAsToy,
+  assertIsCaller,
+} from "../../domain/smart_toy/access.ts";
 import {
   readChat,
   receiveUnread,
@@ -168,13 +169,7 @@ export function voiceFeature(
     const early = tokenOf(c) ? await caller(c, ["user", "toy"]) : null;
     const b = await input(c, r.toyUploader);
     const me = early ?? await caller(c, ["user", "toy"], b);
-    await assertActsAs(deps.kv, me, b.user_id, "user_id");
-    if (!(await getToy(deps.kv, b.user_id))) {
-      throw new AppError(
-        400,
-        `"user_id" ${b.user_id} is not a toy: the app uses /app_uploader`,
-      );
-    }
+    await assertActsAsToy(deps.kv, me, b.user_id);
     const message = await sendVoiceMessage(voice, {
       from: b.user_id,
       fromType: "toy",

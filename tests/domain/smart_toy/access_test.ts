@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  assertActsAsToy,
   assertIsCaller,
   chatReaderFor,
   mayReach,
@@ -81,4 +82,13 @@ Deno.test("logSignal: the recipient reads it back while fresh, never an old one"
       await recentSignals(kv, to, Date.now() + SIGNAL_TTL_MS + 1),
       [],
     );
+  }));
+
+Deno.test("assertActsAsToy: the toy or its parent; someone else's is 403, a non-toy 400", () =>
+  withKv(async (kv) => {
+    const f = await twoFamilies(kv);
+    await assertActsAsToy(kv, f.toyA, f.toyA.id);
+    await assertActsAsToy(kv, f.parentA, f.toyA.id);
+    await rejectsWith(assertActsAsToy(kv, f.parentB, f.toyA.id), 403);
+    await rejectsWith(assertActsAsToy(kv, f.parentA, f.parentA.id), 400);
   }));
