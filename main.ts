@@ -42,9 +42,15 @@ function listen(
   config: Config,
   handler: Deno.ServeHandler<Deno.NetAddr>,
 ): Deno.HttpServer<Deno.NetAddr> {
+  const tls = tlsOptions(config);
   try {
     return Deno.serve(
-      { port: config.port, hostname: config.host, onListen: () => {} },
+      {
+        port: config.port,
+        hostname: config.host,
+        onListen: () => {},
+        ...tls,
+      },
       handler,
     );
   } catch (err) {
@@ -57,6 +63,32 @@ function listen(
     }
     throw err;
   }
+}
+
+/** The certificate and key of --tls-cert/--tls-key, read once; {} without TLS. */
+function tlsOptions(config: Config): { cert?: string; key?: string } {
+  if (!config.tlsCert && !config.tlsKey) return {};
+  if (!config.tlsCert || !config.tlsKey) {
+    throw new Error(
+      "--tls-cert / BABBLE_TLS_CERT and --tls-key / BABBLE_TLS_KEY go together: set both, or neither",
+    );
+  }
+  const read = (path: string, flag: string) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (err) {
+      throw new Error(
+        `${flag} ${JSON.stringify(path)} cannot be read: ${
+          err instanceof Error ? err.message : err
+        }`,
+        { cause: err },
+      );
+    }
+  };
+  return {
+    cert: read(config.tlsCert, "--tls-cert"),
+    key: read(config.tlsKey, "--tls-key"),
+  };
 }
 
 /** A started server instance. */
@@ -132,7 +164,8 @@ export async function startServer(
   }
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname === "0.0.0.0" ? "localhost" : addr.hostname;
-  const url = `http://${host}:${addr.port}`;
+  const scheme = config.tlsCert ? "https" : "http";
+  const url = `${scheme}://${host}:${addr.port}`;
   log.info("listening", { url, kv: config.kv });
   let closing: Promise<void> | undefined;
   return {
