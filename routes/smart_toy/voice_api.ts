@@ -13,9 +13,19 @@ import {
   sendVoiceMessage,
   type VoiceDeps,
 } from "../../domain/smart_toy/voice.ts";
-import { type Feature, subApp } from "../app.ts";
+import { type AppEnv, type Feature, subApp } from "../app.ts";
+import type { Context } from "hono";
+import { AppError } from "../../domain/platform/errors.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
-import { api, bindRoute, caller, idField, input, tokenOf } from "../_http.ts";
+import {
+  api,
+  type ApiRoute,
+  bindRoute,
+  caller,
+  idField,
+  input,
+  tokenOf,
+} from "../_http.ts";
 import { toyBody } from "../../domain/smart_toy/envelope.ts";
 
 /**
@@ -150,10 +160,30 @@ export function voiceFeature(
     maxUploadBytes: deps.config.maxUploadBytes,
   };
 
+  /**
+   * Reads an upload's body. The body limit is the configured upload size
+   * plus room for the multipart envelope; a 413 quotes the configured size.
+   */
+  async function uploadInput<S extends z.ZodType>(
+    c: Context<AppEnv>,
+    route: ApiRoute<S>,
+  ): Promise<z.infer<S>> {
+    try {
+      return await input(c, route);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 413) throw err;
+      throw new AppError(
+        413,
+        `voice message is larger than ${deps.config.maxUploadBytes} bytes`,
+        { cause: err },
+      );
+    }
+  }
+
   bindRoute(app, r.appUploader, async function appUploadHandler(c) {
     // Check a header or query token before reading a large upload.
     const early = tokenOf(c) ? await caller(c, ["user"]) : null;
-    const b = await input(c, r.appUploader);
+    const b = await uploadInput(c, r.appUploader);
     const me = early ?? await caller(c, ["user"], b);
     assertIsCaller(me, b.user_id);
     const message = await sendVoiceMessage(voice, {
@@ -167,7 +197,7 @@ export function voiceFeature(
 
   bindRoute(app, r.toyUploader, async function toyUploadHandler(c) {
     const early = tokenOf(c) ? await caller(c, ["user", "toy"]) : null;
-    const b = await input(c, r.toyUploader);
+    const b = await uploadInput(c, r.toyUploader);
     const me = early ?? await caller(c, ["user", "toy"], b);
     await assertActsAsToy(deps.kv, me, b.user_id);
     const message = await sendVoiceMessage(voice, {
