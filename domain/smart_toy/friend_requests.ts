@@ -137,16 +137,19 @@ export async function listRequestsTo(
   kv: Deno.Kv,
   toyIds: string[],
 ): Promise<FriendRequest[]> {
-  const out: FriendRequest[] = [];
+  const keys: Deno.KvKey[] = [];
   for (const toyId of toyIds) {
     for await (
       const e of kv.list({ prefix: ["friend_requests_by_toy", toyId] })
     ) {
-      const request =
-        (await kv.get<FriendRequest>(["friend_requests", e.key[2] as string]))
-          .value;
-      if (request) out.push(request);
+      keys.push(["friend_requests", e.key[2] as string]);
     }
+  }
+  const out: FriendRequest[] = [];
+  // getMany reads at most 10 keys at a time.
+  for (let i = 0; i < keys.length; i += 10) {
+    const entries = await kv.getMany<FriendRequest[]>(keys.slice(i, i + 10));
+    for (const e of entries) if (e.value) out.push(e.value);
   }
   return out.sort((a, b) => a._id < b._id ? -1 : 1);
 }
