@@ -281,7 +281,7 @@ Deno.test("flood: QR-login pages from many addresses: global cap with 503 + Retr
   const before = Deno.memoryUsage().rss;
   const memory = watchMemory();
   const health = watchHealth(server.url);
-  const sockets = await pool(pages, 200, (i) =>
+  const sockets = await pool(pages, 50, (i) =>
     openRaw(
       server.url,
       "/qr_login",
@@ -349,7 +349,7 @@ Deno.test("flood: unauthenticated lobby sockets: per-address and global caps wit
     const memory = watchMemory();
     const health = watchHealth(server.url);
     const rest = MAX_LOBBY_SOCKETS - MAX_LOBBY_SOCKETS_PER_ADDRESS + 20;
-    const many = await pool(rest, 200, (i) =>
+    const many = await pool(rest, 50, (i) =>
       openRaw(
         server.url,
         "/api/socket",
