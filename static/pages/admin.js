@@ -9,7 +9,6 @@ import {
   notice,
   onLangChange,
   t,
-  toast,
   uploadForm,
 } from "./common.js";
 
@@ -199,7 +198,6 @@ $("content-form").addEventListener("submit", async (e) => {
       throw new ApiError(reply.msg);
     }
     notice($("content-notice"), t("admin.uploaded"), "ok");
-    toast(t("admin.uploaded"), "ok");
     e.target.reset();
   } catch (err) {
     notice($("content-notice"), err.message, "bad");
@@ -229,6 +227,8 @@ function sumMetrics(text) {
 }
 
 const FIGURES = [
+  ["babble_sockets", "admin.fig.sockets"],
+  ["babble_diaryu_room_sockets", "admin.fig.diarySockets"],
   ["babble_http_responses_total", "admin.fig.requests"],
   ["babble_voice_messages_total", "admin.fig.voice"],
   ["babble_qr_logins_total", "admin.fig.qr"],
@@ -269,10 +269,14 @@ async function loadHealth() {
     lastFigures = FIGURES.filter(([name]) => sums.has(name)).map((
       [name, label],
     ) => [label, sums.get(name)]);
-    // Socket gauges: whatever the server names with "socket".
+    // Other socket gauges, under their own names.
+    const known = new Set(FIGURES.map(([name]) => name));
     for (const [name, value] of sums) {
-      if (name.includes("socket") && !name.endsWith("_total")) {
-        lastFigures.push([name.replace(/^babble_/, ""), value]);
+      if (name.includes("socket") && !known.has(name)) {
+        lastFigures.push([
+          name.replace(/^babble_/, "").replaceAll("_", " "),
+          value,
+        ]);
       }
     }
   } catch {

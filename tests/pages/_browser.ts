@@ -104,7 +104,10 @@ export interface Dom {
   document: {
     documentElement: { scrollWidth: number; clientWidth: number };
     querySelector(selector: string): DomAudio | null;
+    querySelectorAll(selector: string): Iterable<{ naturalWidth: number }>;
   };
+  sessionStorage: { getItem(key: string): string | null };
+  scrollTo(x: number, y: number): void;
 }
 
 /** An <audio> element, as the tests read it. */
@@ -129,11 +132,14 @@ const SHOTS = new URL("./screenshots/", import.meta.url);
 export async function screenshots(page: Page, name: string): Promise<void> {
   await Deno.mkdir(SHOTS, { recursive: true });
   await page.setViewportSize(DESKTOP);
+  // From the top, so the sticky bar sits where a reader expects it.
+  await page.evaluate(() => (globalThis as unknown as Dom).scrollTo(0, 0));
   await page.screenshot({
     path: new URL(`${name}-desktop.png`, SHOTS).pathname,
     fullPage: true,
   });
   await page.setViewportSize(PHONE);
+  await page.evaluate(() => (globalThis as unknown as Dom).scrollTo(0, 0));
   const overflow = await page.evaluate(() => {
     const root = (globalThis as unknown as Dom).document.documentElement;
     return root.scrollWidth - root.clientWidth;
