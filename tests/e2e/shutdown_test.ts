@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "../_server.ts";
+import {
+  type Family,
+  fixture,
+  newFamily,
+  ok,
+  post,
+  upload,
+} from "../_family.ts";
+
+/**
+ * Stopping and moving a store: SIGTERM to a server under voice-message
+ * load stops it cleanly (exit 0, one shutdown line) and loses nothing it
+ * acknowledged; a backup restored into a fresh store answers the API
+ * exactly as the original does. The helpers below match crash_test.ts.
+ */
+
+const UPLOADERS = 3;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** A child `babble serve` process and its URL. */
+interface Child {
+  process: Deno.ChildProcess;
+  url: string;
+  output: Promise<void>;
+}
+
+/** Starts `main.ts serve` on `kv`; resolves once it prints its URL. */
+async function spawnServer(kv: string): Promise<Child & { lines: string[] }> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--kv",
+      kv,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--transcode-workers",
+      "1",
+      "--admin-token",
+      "crash-test-admin-token-0123456789",
+      "--log-level",
+      "error",
+    ],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const lines = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let url = "";
+  let buffered = "";
+  while (!url) {
+    const next = await lines.read();
+    if (next.done) throw new Error(`server exited before serving: ${buffered}`);
+    buffered += next.value;
+    url = /serving on (http:\/\/\S+)/.exec(buffered)?.[1] ?? "";
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  const printed = [buffered];
+  const output = (async () => {
+    for (;;) {
+      const next = await lines.read();
+      if (next.done) return;
+      printed.push(next.value);
+    }
+  })().catch(() => {});
+  return { process, url, output, lines: printed };
+}
+
+async function kill(child: Child): Promise<void> {
+  try {
+    child.process.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await child.process.status;
+  await child.output;
+}
+
+/** Uploads in a loop until `stop()`; records the file names acknowledged. */
+function load(url: string, f: Family, voice: Uint8Array<ArrayBuffer>) {
+  const toToy: string[] = [];
+  const toParent: string[] = [];
+  let running = true;
+  const server = { url };
+  const loops = Array.from({ length: UPLOADERS }, async (_, i) => {
+    while (running) {
+      try {
+        if (i % 2 === 0) {
+          const reply = await upload(
+            server,
+            "/app_uploader",
+            {
+              to_user: f.toyId,
+              user_id: f.userId,
+            },
+            { field: "reco_file", bytes: voice, name: "v.amr" },
+            f.token,
+          );
+          if (reply.status === 200) toToy.push(reply.body.data.filename);
+        } else {
+          const reply = await upload(
+            server,
+            "/toy_uploader",
+            {
+              to_user: f.userId,
+              user_id: f.toyId,
+              friend_type: "toy",
+            },
+            { field: "reco", bytes: voice, name: "v.amr" },
+            f.toyToken,
+          );
+          if (reply.status === 200) toParent.push(reply.body.data.filename);
+        }
+      } catch {
+        // The server died mid-request: not acknowledged, not counted.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  });
+  return {
+    toToy,
+    toParent,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Every message of the chat, oldest first, through `/chat_list` paging. */
+async function wholeChat(
+  server: { url: string },
+  f: Family,
+): Promise<{ chat: string; from_user: string }[]> {
+  const out: { _id: string; chat: string; from_user: string }[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = ok(
+      await post(server, "/chat_list", {
+        chat_id: f.chatId,
+        limit: 500,
+        ...(before === undefined ? {} : { before }),
+      }, f.token),
+    ) as { _id: string; chat: string; from_user: string }[];
+    out.unshift(...page);
+    if (page.length < 500) return out;
+    before = page[0]._id;
+  }
+}
+
+/** Runs a CLI subcommand of main.ts; returns its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, out: decode(stdout) + decode(stderr) };
+}
+
+/** What a family sees through the API, for comparing two stores. */
+async function look(server: { url: string }, f: Family) {
+  const user = ok(
+    await post(server, "/auto_login", { _id: f.userId }, f.token),
+  );
+  const chat = await wholeChat(server, f);
+  const audio: number[] = [];
+  for (const m of chat.slice(0, 3)) {
+    const res = await fetch(
+      `${server.url}/get_chat/${m.chat}?token=${f.token}`,
+    );
+    assert.equal(res.status, 200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    audio.push(bytes.length, bytes.reduce((a, b) => (a * 31 + b) >>> 0, 7));
+  }
+  return {
+    user,
+    toys: ok(await post(server, "/toy_list", { _id: f.userId }, f.token)),
+    friends: ok(await post(server, "/friend_list", { _id: f.userId }, f.token)),
+    content: ok(await post(server, "/content_list", {})),
+    chat,
+    audio,
+  };
+}
+
+Deno.test("graceful shutdown under load: exit 0, nothing acknowledged lost; backup → restore answers the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "babble-shutdown-" });
+  const kv = `${dir}/babble.kv`;
+  const voice = await fixture("speech.amr");
+  try {
+    let f: Family;
+    {
+      await using first = await startTestServer({ kv });
+      f = await newFamily(first);
+    }
+    const child = await spawnServer(kv);
+    let traffic: ReturnType<typeof load> | undefined;
+    try {
+      traffic = load(child.url, f, voice);
+      const deadline = Date.now() + 10_000;
+      while (
+        traffic.toToy.length + traffic.toParent.length < 4 &&
+        Date.now() < deadline
+      ) await new Promise((r) => setTimeout(r, 20));
+      child.process.kill("SIGTERM");
+      const status = await child.process.status;
+      await traffic.stop();
+      await child.output;
+      assert.equal(status.code, 0, "SIGTERM exits 0");
+      assert.match(child.lines.join(""), /shut down/);
+    } finally {
+      await traffic?.stop();
+      await kill(child);
+    }
+    const acked = [...traffic.toToy, ...traffic.toParent];
+    assert.ok(acked.length >= 4, `only ${acked.length} acknowledged`);
+
+    const backupFile = `${dir}/backup.jsonl`;
+    const backup = await cli(["backup", backupFile, "--kv", kv]);
+    assert.equal(backup.code, 0, backup.out);
+    const restoredKv = `${dir}/restored/babble.kv`;
+    await Deno.mkdir(`${dir}/restored`);
+    const restore = await cli(["restore", backupFile, "--kv", restoredKv]);
+    assert.equal(restore.code, 0, restore.out);
+
+    let original;
+    {
+      await using server = await startTestServer({ kv });
+      original = await look(server, f);
+      const names = new Set(original.chat.map((m) => m.chat));
+      for (const name of acked) {
+        assert.ok(names.has(name), `${name} survived the shutdown`);
+      }
+    }
+    {
+      await using restored = await startTestServer({ kv: restoredKv });
+      assert.deepEqual(await look(restored, f), original);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
