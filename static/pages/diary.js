@@ -88,6 +88,17 @@ async function refresh() {
     });
     state.diaries = data.diaries ?? [];
     state.partner = data.match?.user ?? null;
+    // Coming back: show the mood of the latest diary.
+    const latest = state.diaries[0];
+    if (!state.mood && latest) {
+      state.mood = {
+        emotion: latest.emotion,
+        evidence: latest.evidence,
+        content: latest.content ?? latest.title ?? "",
+        match: data.match,
+      };
+      renderMood();
+    }
   } catch (err) {
     if (err.status === 401) {
       sessionStorage.removeItem(SESSION);
