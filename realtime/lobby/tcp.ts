@@ -255,7 +255,20 @@ export interface LobbyTcpOptions {
   maxObjectBytes?: number;
   /** Reply bytes queued for a client before it is disconnected (default 1 MiB). */
   maxBufferedBytes?: number;
+  /** Open connections at most, all addresses together (default 5,000). */
+  maxConnections?: number;
+  /** Open connections one address holds at most (default 50). */
+  maxPerAddress?: number;
 }
+
+/**
+ * Open TCP connections one instance holds at most: each is unauthenticated
+ * until its login line and holds a hub connection. Past the cap a client
+ * gets one error line and is closed.
+ */
+export const MAX_TCP_CONNECTIONS = 5_000;
+/** Open TCP connections one address holds at most. */
+export const MAX_TCP_PER_ADDRESS = 50;
 
 /** A running lobby TCP server. */
 export interface LobbyTcpServer {
@@ -273,14 +286,46 @@ export function serveLobbyTcp(
     port,
     maxObjectBytes = 64 * 1024,
     maxBufferedBytes = 1024 * 1024,
+    maxConnections = MAX_TCP_CONNECTIONS,
+    maxPerAddress = MAX_TCP_PER_ADDRESS,
   }: LobbyTcpOptions,
 ): LobbyTcpServer {
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   const peers = new Set<TcpPeer>();
+  const perAddress = new Map<string, number>();
   const tasks = new Set<Promise<void>>();
   let closed = false;
 
+  /** Refuses a connection past a cap: one error line, then close. */
+  async function refuse(conn: Deno.TcpConn, whose: string): Promise<void> {
+    const line = JSON.stringify(
+      lobbyErrorReply(
+        `too many lobby connections on ${whose}: try again later`,
+      ),
+    ) + "\n";
+    try {
+      await conn.write(new TextEncoder().encode(line));
+    } catch {
+      // the client is gone already
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
   async function serveConnection(conn: Deno.TcpConn): Promise<void> {
+    const address = conn.remoteAddr.hostname;
+    const mine = perAddress.get(address) ?? 0;
+    if (peers.size >= maxConnections || mine >= maxPerAddress) {
+      return refuse(
+        conn,
+        peers.size >= maxConnections ? "this server" : "your address",
+      );
+    }
+    perAddress.set(address, mine + 1);
     const peer = new TcpPeer(conn, maxBufferedBytes);
     peers.add(peer);
     const lobby = hub.attach(peer, conn.remoteAddr.hostname);
@@ -315,6 +360,9 @@ export function serveLobbyTcp(
       await peer.settled();
       if (lobby) await hub.detach(lobby);
       peers.delete(peer);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
     }
   }
 

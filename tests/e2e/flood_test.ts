@@ -6,6 +6,7 @@ import {
   MAX_LOBBY_SOCKETS,
   MAX_LOBBY_SOCKETS_PER_ADDRESS,
 } from "../../realtime/lobby/endpoint.ts";
+import { MAX_TCP_PER_ADDRESS } from "../../realtime/lobby/tcp.ts";
 
 /**
  * Floods, as issue 13 found them: concurrent large uploads past the upload
@@ -374,6 +375,45 @@ Deno.test("flood: unauthenticated lobby sockets: per-address and global caps wit
     );
   } finally {
     closeAll(sockets);
+    await settle();
+  }
+});
+
+Deno.test("flood: lobby TCP connections past the per-address cap get an error line and are closed", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using server = await startTestServer({ lobbyTcpPort: port });
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < MAX_TCP_PER_ADDRESS; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    // The first connections are served: a heartbeat gets a reply line.
+    const first = conns[0];
+    await first.write(new TextEncoder().encode('{"type":"heartbeat"}\n'));
+    const buf = new Uint8Array(4096);
+    assert.ok((await first.read(buf)) !== null, "a served connection answers");
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(extra);
+    let text = "";
+    for (;;) {
+      const n = await extra.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const reply = JSON.parse(text.trim());
+    assert.equal(reply.type, "error");
+    assert.match(reply.message, /too many lobby connections on your address/);
+    assert.ok(server.url);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch {
+        // closed by the server
+      }
+    }
     await settle();
   }
 });
