@@ -192,11 +192,6 @@ Deno.test("the import reader sees static, re-exported, side-effect and dynamic i
  * This list only shrinks: nothing may be added to it.
  */
 const PENDING = new Set([
-  // migrate()'s default steps: goes when routes/cli/_args.ts and
-  // tests/bench/realtime_bench.ts pass SCHEMA_MIGRATIONS as main.ts does.
-  "domain/store/kv.ts -> domain/smart_toy/migrations.ts: infrastructure never depends on the smart_toy model",
-  "domain/smart_toy/migrations.ts -> domain/store/kv.ts -> domain/smart_toy/migrations.ts",
-  "domain/smart_toy/messages.ts -> domain/store/kv.ts -> domain/smart_toy/migrations.ts -> domain/smart_toy/messages.ts",
   // AppEnv belongs in routes/_http.ts (or its own module), not in app.ts.
   "routes/_http.ts -> routes/app.ts -> routes/_http.ts",
   // The QR-login socket belongs in realtime/qr_login/, mounted by main.ts.

@@ -1,8 +1,3 @@
-// Transitional: the default steps of `migrate` until every caller passes
-// them (routes/cli/_args.ts, tests/bench/realtime_bench.ts); then this
-// import goes and the store knows no collection (tests/architecture_test.ts).
-import { SCHEMA_MIGRATIONS } from "../smart_toy/migrations.ts";
-
 /**
  * Opening the store, migrating its schema forward, and the store-wide
  * markers of one-time jobs.
@@ -78,7 +73,7 @@ interface Lease {
  */
 export async function migrate(
   kv: Deno.Kv,
-  migrations: readonly Migration[] = SCHEMA_MIGRATIONS,
+  migrations: readonly Migration[],
   { pollMs = 200 }: { pollMs?: number } = {},
 ): Promise<number> {
   const target = migrations.at(-1)?.version ?? 0;

@@ -19,6 +19,7 @@ import {
 import { mintDevices } from "../../domain/smart_toy/devices.ts";
 import { newId } from "../../domain/store/ids.ts";
 import { migrate } from "../../domain/store/kv.ts";
+import { SCHEMA_MIGRATIONS } from "../../domain/smart_toy/migrations.ts";
 import {
   type Message,
   MessageWriter,
@@ -234,7 +235,7 @@ async function prepareStore(path: string): Promise<Store> {
   const started = performance.now();
   const kv = await Deno.openKv(path);
   try {
-    await migrate(kv);
+    await migrate(kv, SCHEMA_MIGRATIONS);
     const users = await Promise.all(
       Array.from({ length: PAIRS }, (_, i) =>
         registerUser(kv, {
