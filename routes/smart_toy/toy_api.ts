@@ -40,6 +40,7 @@ import {
   toyIdsOf,
 } from "../../domain/smart_toy/toys.ts";
 import { unbindToy } from "../../domain/smart_toy/unbind.ts";
+import { assertIsCaller } from "../../domain/smart_toy/access.ts";
 import { type AppEnv, type Feature, subApp } from "../app.ts";
 import { toyBody } from "../../domain/smart_toy/envelope.ts";
 import {
@@ -288,9 +289,7 @@ export function toyApiFeature(): Feature {
     const { kv } = c.get("deps");
     const b = await input(c, routes.autoLogin);
     const me = await caller(c, ["user"], b);
-    if (b._id !== me.id) {
-      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
-    }
+    assertIsCaller(me, b._id, "_id");
     return ok(c, "Successful login", {
       ...(await userView(kv, me.id)),
       chat: await unreadCounts(kv, me.id),
@@ -339,9 +338,7 @@ export function toyApiFeature(): Feature {
     const { kv } = c.get("deps");
     const b = await input(c, routes.bindToy);
     const me = await caller(c, ["user"], b);
-    if (b.user_id !== me.id) {
-      throw new AppError(403, `"user_id" ${b.user_id} is not the token's user`);
-    }
+    assertIsCaller(me, b.user_id);
     const toy = await bindToy(kv, {
       userId: me.id,
       deviceKey: b.device_key,
@@ -364,9 +361,7 @@ export function toyApiFeature(): Feature {
   bindRoute(app, routes.toyList, async function toyListHandler(c) {
     const b = await input(c, routes.toyList);
     const me = await caller(c, ["user"], b);
-    if (b._id !== me.id) {
-      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
-    }
+    assertIsCaller(me, b._id, "_id");
     return ok(c, "Obtain Toy list", await listToys(c.get("deps").kv, me.id));
   });
 
@@ -435,9 +430,7 @@ export function toyApiFeature(): Feature {
     const { kv } = c.get("deps");
     const b = await input(c, routes.reqList);
     const me = await caller(c, ["user"], b);
-    if (b._id !== me.id) {
-      throw new AppError(403, `"_id" ${b._id} is not the token's user`);
-    }
+    assertIsCaller(me, b._id, "_id");
     return ok(
       c,
       "Query Friends Request",
