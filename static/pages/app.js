@@ -14,7 +14,6 @@ import {
   notice,
   onLangChange,
   recordingName,
-  serverDoc,
   serverRoutes,
   t,
   tabs,
@@ -402,48 +401,76 @@ async function openAiProfile(toy) {
   $("ai-title").textContent = t("app.aiTitle", { name: toyName(toy) });
   notice($("ai-notice"), "");
   $("ai-form").reset();
+  $("ai-heard").replaceChildren();
   try {
-    const profile = await toyApi(
-      "/ai_profile",
-      { toy_id: toy._id },
-      state.token,
-    );
-    const p = profile?.profile ?? profile ?? {};
-    $("ai-persona").value = p.persona ?? "";
+    const p = await toyApi("/ai_profile", { toy_id: toy._id }, state.token);
+    $("ai-persona").value = p.persona_name ?? "";
     $("ai-age").value = p.child_age ?? "";
-    $("ai-language").value = p.language === "en" ? "en" : "zh";
+    $("ai-language").value = ["zh", "en"].includes(p.language)
+      ? p.language
+      : "auto";
     $("ai-avoid").value = [p.avoid_topics ?? []].flat().join(", ");
+    renderProviders(p.providers);
+    if (p.keep_transcripts) await loadHeard(toy);
   } catch (err) {
     notice($("ai-notice"), err.message, "bad");
   }
   $("ai-card").scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 
-/** True when the server takes `avoid_topics` as a list (else as text). */
-async function avoidTopicsIsList() {
-  const doc = await serverDoc();
-  const schema = doc.paths?.["/ai_profile/set"]?.post?.requestBody?.content?.[
-    "application/json"
-  ]?.schema;
-  const field = schema?.properties?.avoid_topics;
-  return field?.type === "array" ||
-    (field?.anyOf ?? []).some((s) => s.type === "array");
+/** Which AI steps the server has a provider for. */
+function renderProviders(providers = {}) {
+  const steps = ["stt", "chat", "tts"].filter((step) => providers[step]);
+  $("ai-providers").textContent = steps.length
+    ? t("app.aiSteps", {
+      steps: steps.map((s) => t(`landing.ai.${s}`)).join(", "),
+    })
+    : t("app.aiNoSteps");
+}
+
+/** What the child said to the AI (kept only when the operator allows it). */
+async function loadHeard(toy) {
+  const list = await toyApi(
+    "/ai_transcripts",
+    { toy_id: toy._id, limit: 20 },
+    state.token,
+  );
+  $("ai-heard").replaceChildren(
+    ...list.map((entry) =>
+      el("li", {}, [
+        el("div", {}, `“${entry.heard}”`),
+        el(
+          "div",
+          { className: "muted small" },
+          `${timeOf(entry.create_time)} · ${entry.reply}`,
+        ),
+      ])
+    ),
+  );
 }
 
 $("ai-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const topics = $("ai-avoid").value.split(/[,，、]/).map((s) => s.trim())
-    .filter(Boolean);
   const age = $("ai-age").value;
   try {
     await toyApi("/ai_profile/set", {
       toy_id: state.aiToy._id,
-      persona: $("ai-persona").value.trim(),
+      persona_name: $("ai-persona").value.trim() || undefined,
       ...(age ? { child_age: Number(age) } : {}),
       language: $("ai-language").value,
-      avoid_topics: (await avoidTopicsIsList()) ? topics : topics.join(", "),
+      avoid_topics: $("ai-avoid").value.split(/[,，、;；]/).map((s) => s.trim())
+        .filter(Boolean),
     }, state.token);
     notice($("ai-notice"), t("app.aiSaved"), "ok");
+  } catch (err) {
+    notice($("ai-notice"), err.message, "bad");
+  }
+});
+
+$("ai-forget").addEventListener("click", async () => {
+  try {
+    await toyApi("/ai_memory/clear", { toy_id: state.aiToy._id }, state.token);
+    notice($("ai-notice"), t("app.aiForgot"), "ok");
   } catch (err) {
     notice($("ai-notice"), err.message, "bad");
   }
