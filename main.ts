@@ -109,7 +109,9 @@ export async function startServer(
   config: Config,
   { kv: givenKv, quiet = false }: { kv?: Deno.Kv; quiet?: boolean } = {},
 ): Promise<RunningServer> {
-  const log = quiet ? silentLogger : createLogger(config.logLevel);
+  const log = quiet
+    ? silentLogger
+    : createLogger(config.logLevel, { format: config.logFormat });
   const kv = givenKv ?? await openKv(config.kv);
   const deps: AppDeps = {
     kv,

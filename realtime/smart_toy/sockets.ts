@@ -15,6 +15,7 @@ import { openToy } from "../../domain/smart_toy/toys.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
 import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
 import type { SocketEndpoint } from "../endpoint.ts";
+import { retryAfterOf } from "../../domain/platform/rate_limit.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { isUpgrade, upgradeSocket } from "../ws.ts";
 
@@ -294,7 +295,13 @@ export function toySocketsEndpoint(
     if (!match) return null;
     return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
       const e = asAppError(err, deps.log);
-      return Response.json(toyErrorBody(e), { status: e.status });
+      const retryAfter = retryAfterOf(e);
+      return Response.json(toyErrorBody(e), {
+        status: e.status,
+        headers: retryAfter === null
+          ? {}
+          : { "retry-after": String(retryAfter) },
+      });
     });
   }
 
