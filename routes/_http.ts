@@ -8,13 +8,22 @@ import {
 import { uploadBudgetOf } from "../domain/platform/upload_budget.ts";
 import { resolveAppSession } from "../domain/smart_toy/accounts.ts";
 import type { Principal } from "../domain/platform/sessions.ts";
-import type { AppEnv } from "./app.ts";
+import type { AppDeps } from "../domain/platform/services.ts";
 
 /**
  * What every HTTP contract shares: reading a body in any of the three
  * encodings, validating it with the route's zod schema, finding the caller,
  * and the registry /openapi.json is built from.
  */
+
+/** The Hono environment of every Babble sub-app. */
+export type AppEnv = {
+  Variables: {
+    deps: AppDeps;
+    routes: readonly ApiRoute[];
+    /** This request's id: the client's X-Request-Id if sane, else a new one. */
+    requestId: string;
+  };
 
 /** Who may call a route. */
 export type Auth = "none" | "user" | "toy" | "user_or_toy" | "admin";

@@ -9,16 +9,10 @@ import { lobbyErrorReply } from "../domain/lobby/envelope.ts";
 import { retryAfterOf } from "../domain/platform/rate_limit.ts";
 import { uploadBudgetOf } from "../domain/platform/upload_budget.ts";
 import { withFields } from "../domain/platform/log.ts";
-import { type ApiRoute, clientAddress, routesOf } from "./_http.ts";
+import { type AppEnv, clientAddress, routesOf } from "./_http.ts";
 
-/** The Hono environment of every Babble sub-app. */
-export type AppEnv = {
-  Variables: {
-    deps: AppDeps;
-    routes: readonly ApiRoute[];
-    /** This request's id: the client's X-Request-Id if sane, else a new one. */
-    requestId: string;
-  };
+export type { AppEnv };
+
 };
 
 /** The HTTP latency histogram. */

@@ -192,8 +192,6 @@ Deno.test("the import reader sees static, re-exported, side-effect and dynamic i
  * This list only shrinks: nothing may be added to it.
  */
 const PENDING = new Set([
-  // AppEnv belongs in routes/_http.ts (or its own module), not in app.ts.
-  "routes/_http.ts -> routes/app.ts -> routes/_http.ts",
   // The QR-login socket belongs in realtime/qr_login/, mounted by main.ts.
   "routes/qr_login.ts -> realtime/ws.ts: routes/ never imports realtime/ (main.ts mounts both)",
 ]);
