@@ -24,6 +24,7 @@ export type AppEnv = {
     /** This request's id: the client's X-Request-Id if sane, else a new one. */
     requestId: string;
   };
+};
 
 /** Who may call a route. */
 export type Auth = "none" | "user" | "toy" | "user_or_toy" | "admin";

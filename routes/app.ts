@@ -13,8 +13,6 @@ import { type AppEnv, clientAddress, routesOf } from "./_http.ts";
 
 export type { AppEnv };
 
-};
-
 /** The HTTP latency histogram. */
 const HTTP_SECONDS = "babble_http_request_seconds";
 
