@@ -1,3 +1,5 @@
+import { ID_PATTERN } from "../domain/store/ids.ts";
+import { bearerToken } from "../domain/platform/sessions.ts";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { AppError } from "../domain/platform/errors.ts";
@@ -224,11 +226,8 @@ export function tokenOf(
   c: Context,
   body?: Record<string, unknown>,
 ): string | null {
-  const header = c.req.header("authorization");
-  if (header) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-    return match ? match[1] : header.trim();
-  }
+  const header = bearerToken(c.req.header("authorization"));
+  if (header) return header;
   const query = c.req.query("token");
   if (query) return query;
   const field = body?.token;
@@ -280,6 +279,6 @@ export function text(max: number, { min = 1 }: { min?: number } = {}) {
 
 /** A 24-hex id field. */
 export const idField = z.string().regex(
-  /^[0-9a-f]{24}$/,
+  ID_PATTERN,
   "must be a 24-character hex id",
 );

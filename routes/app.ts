@@ -1,3 +1,4 @@
+import { randomHex } from "../domain/store/ids.ts";
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -32,8 +33,7 @@ function setHeader(c: Context<AppEnv>, name: string, value: string): void {
  */
 function requestIdOf(given: string | undefined): string {
   if (given && /^[A-Za-z0-9._-]{8,64}$/.test(given)) return given;
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return randomHex(8);
 }
 
 /** A contract's HTTP routes and what must stop with them. */

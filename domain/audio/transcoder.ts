@@ -20,6 +20,7 @@
  * bounds memory.
  */
 
+import { toHex } from "../store/ids.ts";
 import { AppError } from "../platform/errors.ts";
 
 /** Upload formats the transcoder accepts. */
@@ -294,9 +295,7 @@ export function mp3AudioFrames(
 
 /** Hex of the first bytes of an upload, for error messages. */
 function leadingHex(bytes: Uint8Array): string {
-  return [...bytes.subarray(0, 8)]
-    .map((byte) => byte.toString(16).padStart(2, "0"))
-    .join("");
+  return toHex(bytes.subarray(0, 8));
 }
 
 /** Checks `value` is an integer of at least `min`, naming the option if not. */

@@ -1,3 +1,4 @@
+import { toHex } from "../store/ids.ts";
 import { scrypt, timingSafeEqual } from "node:crypto";
 
 /**
@@ -27,10 +28,6 @@ function derive(
       (err, key) => err ? reject(err) : resolve(new Uint8Array(key)),
     );
   });
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function fromHex(hex: string): Uint8Array {

@@ -45,6 +45,16 @@ export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/**
+ * The token of an `Authorization` header: `Bearer <token>` or, as the
+ * lobby's seed clients send it, the bare token; null when absent or empty.
+ */
+export function bearerToken(header: string | null | undefined): string | null {
+  const value = header?.trim();
+  if (!value) return null;
+  return /^Bearer\s+(\S+)$/i.exec(value)?.[1] ?? value;
+}
+
 /** Options of `createSession`. */
 export interface SessionOptions {
   /** Lifetime; with `sliding`, the time since the last use. */

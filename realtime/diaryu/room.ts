@@ -1,3 +1,4 @@
+import { ID_PATTERN } from "../../domain/store/ids.ts";
 import { z } from "zod";
 import { AppError, asAppError } from "../../domain/platform/errors.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
@@ -275,7 +276,7 @@ export function diaryuRoomEndpoint(
     const problem = handshakeProblem(req);
     if (problem) throw new AppError(400, problem);
     if (closed) throw new AppError(503, "server is shutting down");
-    if (!/^[0-9a-f]{24}$/.test(pairId)) {
+    if (!ID_PATTERN.test(pairId)) {
       throw new AppError(
         400,
         `"${pairId.slice(0, 40)}" is not a pair_id (24 hex characters)`,

@@ -1,3 +1,4 @@
+import { bearerToken } from "../../domain/platform/sessions.ts";
 import { z } from "zod";
 import { AppError, asAppError } from "../../domain/platform/errors.ts";
 import { resolveAppSession } from "../../domain/smart_toy/accounts.ts";
@@ -53,7 +54,7 @@ function credentialsOf(
   const url = new URL(req.url);
   return {
     deviceKey: url.searchParams.get("device_key")?.toLowerCase() ?? null,
-    token: req.headers.get("authorization")?.replace(/^Bearer\s+/i, "") ??
+    token: bearerToken(req.headers.get("authorization")) ??
       url.searchParams.get("token"),
   };
 }
