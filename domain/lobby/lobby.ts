@@ -461,4 +461,3 @@ export async function postLobbyChat(
     avatar: avatarUrl(user),
   });
 }
-

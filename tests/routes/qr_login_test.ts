@@ -9,7 +9,8 @@ import { testConfig } from "../../domain/platform/config.ts";
 import { silentLogger } from "../../domain/platform/log.ts";
 import { Metrics } from "../../domain/platform/metrics.ts";
 import { RateLimiter } from "../../domain/platform/rate_limit.ts";
-import { type AppDeps, createApp } from "../../routes/app.ts";
+import { createApp } from "../../routes/app.ts";
+import type { AppDeps } from "../../domain/platform/services.ts";
 import { qrLoginFeature, type QrLoginOptions } from "../../routes/qr_login.ts";
 import { postForm, postJson, startTestServer } from "../_server.ts";
 
