@@ -101,13 +101,23 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Options of `startServer` for embedders (and tests). */
+export interface StartOptions {
+  /** An open store to use (and leave open) instead of opening `config.kv`. */
+  kv?: Deno.Kv;
+  /** Log nothing. */
+  quiet?: boolean;
+  /** The transcoder's worker module, when an embedder wraps the built-in one. */
+  transcoderWorker?: URL;
+}
+
 /**
  * Starts one Babble instance: opens (or reuses) the KV store, migrates it,
  * seeds built-in content, and serves every feature on one port.
  */
 export async function startServer(
   config: Config,
-  { kv: givenKv, quiet = false }: { kv?: Deno.Kv; quiet?: boolean } = {},
+  { kv: givenKv, quiet = false, transcoderWorker }: StartOptions = {},
 ): Promise<RunningServer> {
   const log = quiet
     ? silentLogger
@@ -131,6 +141,7 @@ export async function startServer(
     deps.transcoder = createTranscoder({
       workers: config.transcodeWorkers,
       maxInputBytes: config.maxUploadBytes,
+      workerUrl: transcoderWorker,
     });
     endpoints.push(
       toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),

@@ -1,5 +1,5 @@
 import { type Config, testConfig } from "../domain/platform/config.ts";
-import { type RunningServer, startServer } from "../main.ts";
+import { type RunningServer, type StartOptions, startServer } from "../main.ts";
 
 /**
  * Test helpers: a real server on an ephemeral 127.0.0.1 port with an
@@ -9,7 +9,7 @@ import { type RunningServer, startServer } from "../main.ts";
 /** Starts a server for a test; `await using` closes it. */
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  options: { kv?: Deno.Kv } = {},
+  options: StartOptions = {},
 ): Promise<RunningServer & AsyncDisposable> {
   const server = await startServer(
     testConfig({ transcodeWorkers: 1, ...overrides }),

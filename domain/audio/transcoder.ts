@@ -55,6 +55,11 @@ export interface TranscoderOptions {
   maxInputBytes?: number;
   /** Jobs allowed to wait for a worker; one more is refused (503). Default 256. */
   maxQueue?: number;
+  /**
+   * The worker module (default: transcoder_worker.ts beside this file). It
+   * speaks the `ToWorker`/`JobReply` messages; an embedder may wrap it.
+   */
+  workerUrl?: URL;
 }
 
 /** A finished conversion. */
@@ -324,9 +329,6 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** Test hooks by pool: terminate busy workers as a crash would. */
-const crashHooks = new WeakMap<Transcoder, () => number>();
-
 /**
  * Starts a transcoder pool. Workers start on first use; call `close()` to
  * stop them. Throws RangeError for an option that is not a sensible integer.
@@ -337,6 +339,7 @@ export function createTranscoder({
   maxJobsPerWorker = 40,
   maxInputBytes = 10 * 1024 * 1024,
   maxQueue = 256,
+  workerUrl = WORKER_URL,
 }: TranscoderOptions = {}): Transcoder {
   requireInteger("workers", workers, 1);
   requireInteger("jobTimeoutMs", jobTimeoutMs, 1);
@@ -431,7 +434,7 @@ export function createTranscoder({
   }
 
   function startWorker(slot: Slot): Worker {
-    const worker = new Worker(WORKER_URL, { type: "module" });
+    const worker = new Worker(workerUrl, { type: "module" });
     worker.onmessage = function onReply(event: MessageEvent<JobReply>) {
       if (slot.worker === worker) settle(slot, event.data);
     };
@@ -504,12 +507,6 @@ export function createTranscoder({
     slot.jobsRun = 0;
   }
 
-  function killBusyWorkers(): number {
-    const busy = slots.filter((slot) => slot.job && slot.worker);
-    for (const slot of busy) fail(slot, crashError("killed by a test"));
-    return busy.length;
-  }
-
   function stats(): ReturnType<Transcoder["stats"]> {
     return {
       workers: slots.filter((slot) => slot.worker).length,
@@ -537,7 +534,6 @@ export function createTranscoder({
   }
 
   const transcoder: Transcoder = { toMp3, stats, close };
-  crashHooks.set(transcoder, killBusyWorkers);
   return transcoder;
 }
 
@@ -559,17 +555,4 @@ function checkOutput(
     durationSec: Math.round(durationSec * 100) / 100,
     inputFormat: format,
   };
-}
-
-/**
- * Test hook: terminates every worker of `transcoder` that is running a job,
- * exactly as the pool handles a crashed worker (the job rejects with 503, the
- * slot restarts on next use). Returns how many workers it killed.
- */
-export function killBusyWorkersForTest(transcoder: Transcoder): number {
-  const kill = crashHooks.get(transcoder);
-  if (!kill) {
-    throw new TypeError("expected a transcoder made by createTranscoder");
-  }
-  return kill();
 }
