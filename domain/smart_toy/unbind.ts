@@ -11,6 +11,8 @@ import {
   forgetDelivered,
 } from "./messages.ts";
 import { deleteToy, getToyEntry } from "./toys.ts";
+import { deleteToyAiData } from "../ai/profile.ts";
+import { sweepAnswerAudio } from "../ai/answer.ts";
 
 /**
  * Unbinding a toy: the one operation that spans every collection a toy
@@ -59,4 +61,6 @@ export async function unbindToy(
   for (const file of await deleteInbox(kv, toyId)) await deleteBlob(kv, file);
   await forgetDelivered(kv, toyId);
   await deleteRequestsOf(kv, toyId);
+  await deleteToyAiData(kv, toyId);
+  await sweepAnswerAudio(kv, { toyId, all: true });
 }

@@ -23,6 +23,7 @@ import {
   toyIdsOf,
 } from "../../../domain/smart_toy/toys.ts";
 import { unbindToy } from "../../../domain/smart_toy/unbind.ts";
+import { getMemory, remember, setProfile } from "../../../domain/ai/profile.ts";
 import { withKv } from "../../_kv.ts";
 
 /**
@@ -243,4 +244,24 @@ Deno.test("an accept committing just after the unbind freed the toy is refused",
     assert.ok(outcome instanceof AppError, String(outcome));
     assert.equal(outcome.status, 409);
     assert.deepEqual(await friendEntriesOf(kv, toyA._id), []);
+  }));
+
+Deno.test("unbindToy forgets the toy's AI profile and conversation memory", () =>
+  withKv(async (kv) => {
+    const a = await parentWithDevice(kv);
+    const toy = await bindToy(kv, bindInput(a.user._id, a.deviceKey));
+    await setProfile(kv, toy._id, { persona_name: "Teddy" });
+    await remember(kv, toy._id, {
+      question: "why is the sky blue",
+      answer: "because of the air",
+      at: Date.now(),
+    }, { turns: 6, quietMs: 60_000 });
+    assert.equal((await getMemory(kv, toy._id)).length, 1);
+    await unbindToy(kv, a.user._id, toy._id);
+    const left = await Array.fromAsync(kv.list({ prefix: ["ai_profiles"] }));
+    assert.deepEqual(left, []);
+    assert.deepEqual(
+      await Array.fromAsync(kv.list({ prefix: ["ai_memory"] })),
+      [],
+    );
   }));
