@@ -235,7 +235,8 @@ export function adminFeature(deps: AppDeps): Feature {
       mp3,
       cover,
       coverType,
-      aliases: aliasesOf(b.aliases),
+      // Not sent: the item keeps the aliases it has; sent empty: none.
+      aliases: b.aliases === undefined ? undefined : aliasesOf(b.aliases),
     };
     const { item, outcome } = await upsertContent(deps.kv, entry);
     return c.json(

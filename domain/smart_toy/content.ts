@@ -24,7 +24,9 @@ export interface ContentItem {
   music: string;
   cover: string;
   category: string;
-  /** SHA-256 of audio + cover, so a re-import of the same files is a no-op. */
+  /** Other names a child may use for it (the AI path matches them too). */
+  aliases?: string[];
+  /** SHA-256 of audio, cover and aliases: a re-import of the same is a no-op. */
   digest: string;
   created_at: number;
 }
@@ -36,6 +38,7 @@ export interface ContentInput {
   cover?: Uint8Array;
   coverType?: "jpg" | "png";
   category?: string;
+  aliases?: string[];
 }
 
 /** The toy's system prompts, by meaning. */
@@ -76,12 +79,18 @@ export async function upsertContent(
       `content title must be 1-200 characters, got "${title}"`,
     );
   }
-  const digest = await digestOf([input.mp3, input.cover ?? new Uint8Array()]);
   const byTitle = ["content_by_title", title.toLowerCase()];
   const existingId = await kv.get<string>(byTitle);
   const existing = existingId.value
     ? (await kv.get<ContentItem>(["content", existingId.value])).value
     : null;
+  const aliases = input.aliases ?? existing?.aliases ?? [];
+  const files = [input.mp3, input.cover ?? new Uint8Array()];
+  const digest = await digestOf(
+    aliases.length
+      ? [...files, new TextEncoder().encode(JSON.stringify(aliases))]
+      : files,
+  );
   if (existing && existing.digest === digest) {
     return { item: existing, outcome: "unchanged" };
   }
@@ -93,6 +102,7 @@ export async function upsertContent(
     music: `${id}.mp3`,
     cover: input.cover ? `${id}.${coverExt}` : "",
     category: input.category ?? "",
+    ...(aliases.length ? { aliases } : {}),
     digest,
     created_at: existing?.created_at ?? Date.now() / 1000,
   };

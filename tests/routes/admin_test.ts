@@ -275,6 +275,7 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
   );
   assert.ok(item, JSON.stringify(list.map((i: { title: string }) => i.title)));
   assert.equal(item._id, added._id);
+  assert.deepEqual(item.aliases, ["lily song", "莉莉的歌"]);
   assert.deepEqual(await readBlob(server.kv, item.music), mp3);
   const music = await fetch(`${server.url}/get_music/${item.music}`);
   assert.equal(music.status, 200);
@@ -289,7 +290,20 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
       await contentForm({ title: "Lullaby for Lily", cover: png }),
     ),
   );
+  // Same files, aliases not sent: they are kept, nothing changes.
   assert.equal(again.outcome, "unchanged");
+  // Aliases sent empty: cleared.
+  const cleared = okData(
+    await postContent(
+      server,
+      await contentForm({ title: "Lullaby for Lily", cover: png, aliases: "" }),
+    ),
+  );
+  assert.equal(cleared.outcome, "updated");
+  const after = okData(await send(server, "/content_list", {})).find((
+    i: { title: string },
+  ) => i.title === "Lullaby for Lily");
+  assert.equal(after.aliases, undefined);
 });
 
 Deno.test("POST /admin/content transcodes WAV to MP3", async () => {
