@@ -353,10 +353,28 @@ function loadJsQr() {
   });
 }
 
+/** A drawable image of a picture file (an <img> when bitmaps fail). */
+async function imageOf(file) {
+  try {
+    return await createImageBitmap(file);
+  } catch {
+    // Some encodings (such as 1-bit PNGs) decode only through <img>.
+    const url = URL.createObjectURL(file);
+    try {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      return img;
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
+}
+
 /** The text of the QR code in a photo, or null. */
 async function readQrPhoto(file) {
   await loadJsQr();
-  const bitmap = await createImageBitmap(file);
+  const bitmap = await imageOf(file);
   // Phone photos are large; 1200 px keeps decoding quick and still sharp.
   const scale = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
@@ -364,7 +382,7 @@ async function readQrPhoto(file) {
   const canvas = el("canvas", { width, height });
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.drawImage(bitmap, 0, 0, width, height);
-  bitmap.close();
+  bitmap.close?.();
   const pixels = context.getImageData(0, 0, width, height);
   const code = globalThis.jsQR(pixels.data, width, height, {
     inversionAttempts: "attemptBoth",
@@ -738,7 +756,8 @@ function renderInbox() {
   const toyById = new Map(state.toys.map((toy) => [toy._id, toy]));
   const rows = state.inbox.map((r) => {
     const to = toyById.get(r.add_user);
-    const who = r.toy_name || r.nickname || r.req_user;
+    // `nickname` names the requester (a toy's child, or a parent).
+    const who = r.nickname || r.req_user;
     const status = Number(r.status ?? 0);
     return el("li", { className: "item", "data-request": r._id }, [
       el(
@@ -750,7 +769,10 @@ function renderInbox() {
         el(
           "div",
           { className: "title" },
-          t("app.reqLine", { who, toy: to ? toyName(to) : r.add_user }),
+          t(r.type === "toy" ? "app.reqLineToy" : "app.reqLine", {
+            who,
+            toy: to ? toyName(to) : r.toy_name || r.add_user,
+          }),
         ),
         r.req_info
           ? el("div", { className: "muted small" }, `“${r.req_info}”`)
