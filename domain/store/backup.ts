@@ -70,32 +70,61 @@ export async function dumpKv(kv: Deno.Kv, file: string): Promise<number> {
   return n;
 }
 
-/** Loads entries from a backup file in batches; returns the count. */
+/**
+ * Loads entries from a backup file; returns the count. Every line is read
+ * and checked before anything is written, so a damaged file changes
+ * nothing; then entries are written in batches.
+ */
 export async function restoreKv(kv: Deno.Kv, file: string): Promise<number> {
   const text = await Deno.readTextFile(file);
+  const entries: { key: Deno.KvKey; value: unknown; size: number }[] = [];
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    entries.push({ ...parseLine(line, `${file}:${i + 1}`), size: line.length });
+  }
   let op = kv.atomic();
   let inOp = 0;
   let bytes = 0;
-  let n = 0;
-  for (const [i, line] of text.split("\n").entries()) {
-    if (!line.trim()) continue;
-    let parsed: { key: Encoded; value: Encoded };
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      throw new Error(`${file}:${i + 1} is not a JSON line`);
-    }
-    op.set(decode(parsed.key) as Deno.KvKey, decode(parsed.value));
+  const flush = async () => {
+    if (!(await op.commit()).ok) throw new Error(`${file}: a batch failed`);
+    op = kv.atomic();
+    inOp = 0;
+    bytes = 0;
+  };
+  for (const entry of entries) {
+    op.set(entry.key, entry.value);
     inOp++;
-    bytes += line.length;
-    n++;
-    if (inOp >= 500 || bytes > 400_000) {
-      await op.commit();
-      op = kv.atomic();
-      inOp = 0;
-      bytes = 0;
-    }
+    bytes += entry.size;
+    if (inOp >= 500 || bytes > 400_000) await flush();
   }
-  await op.commit();
-  return n;
+  await flush();
+  return entries.length;
+}
+
+const KEY_PART_TYPES = new Set(["string", "number", "bigint", "boolean"]);
+
+/** One backup line as a key and value; an Error naming `where` otherwise. */
+function parseLine(
+  line: string,
+  where: string,
+): { key: Deno.KvKey; value: unknown } {
+  let parsed: { key?: Encoded; value?: Encoded };
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error(`${where} is not a JSON line`);
+  }
+  if (!parsed || typeof parsed !== "object" || !("value" in parsed)) {
+    throw new Error(`${where} has no "key" and "value"`);
+  }
+  const key = decode(parsed.key ?? null);
+  if (
+    !Array.isArray(key) || key.length === 0 ||
+    !key.every((part) =>
+      KEY_PART_TYPES.has(typeof part) || part instanceof Uint8Array
+    )
+  ) {
+    throw new Error(`${where}: "key" must be a non-empty array of key parts`);
+  }
+  return { key: key as Deno.KvKey, value: decode(parsed.value as Encoded) };
 }
