@@ -353,28 +353,10 @@ function loadJsQr() {
   });
 }
 
-/** A drawable image of a picture file (an <img> when bitmaps fail). */
-async function imageOf(file) {
-  try {
-    return await createImageBitmap(file);
-  } catch {
-    // Some encodings (such as 1-bit PNGs) decode only through <img>.
-    const url = URL.createObjectURL(file);
-    try {
-      const img = new Image();
-      img.src = url;
-      await img.decode();
-      return img;
-    } finally {
-      URL.revokeObjectURL(url);
-    }
-  }
-}
-
 /** The text of the QR code in a photo, or null. */
 async function readQrPhoto(file) {
   await loadJsQr();
-  const bitmap = await imageOf(file);
+  const bitmap = await createImageBitmap(file);
   // Phone photos are large; 1200 px keeps decoding quick and still sharp.
   const scale = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
@@ -382,7 +364,7 @@ async function readQrPhoto(file) {
   const canvas = el("canvas", { width, height });
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.drawImage(bitmap, 0, 0, width, height);
-  bitmap.close?.();
+  bitmap.close();
   const pixels = context.getImageData(0, 0, width, height);
   const code = globalThis.jsQR(pixels.data, width, height, {
     inversionAttempts: "attemptBoth",
