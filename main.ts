@@ -142,6 +142,7 @@ export async function startServer(
       workers: config.transcodeWorkers,
       maxInputBytes: config.maxUploadBytes,
       workerUrl: transcoderWorker,
+      metrics: deps.metrics,
     });
     endpoints.push(
       toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),

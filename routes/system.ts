@@ -28,6 +28,37 @@ const openapi = api({
   auth: "none",
 });
 
+/** Open sockets by kind, from each endpoint's own gauge. */
+const SOCKET_GAUGES = [
+  ["smart_toy", "babble_sockets"],
+  ["lobby", "babble_lobby_connections"],
+  ["diaryu_room", "babble_diaryu_room_sockets"],
+] as const;
+
+/** `# HELP` of the metrics /metrics shows. */
+const METRIC_HELP: [string, string][] = [
+  [
+    "babble_http_request_seconds",
+    "HTTP latency by route pattern and status class",
+  ],
+  ["babble_http_responses_total", "HTTP responses by status class"],
+  [
+    "babble_upload_bytes_in_flight",
+    "upload bytes admitted and not yet finished",
+  ],
+  [
+    "babble_transcode_seconds",
+    "ffmpeg.wasm job time by input format and outcome",
+  ],
+  ["babble_transcode_busy", "transcoder workers running a job"],
+  ["babble_transcode_queued", "uploads waiting for a transcoder worker"],
+  ["babble_ai_stage_seconds", "AI path time by stage"],
+  ["babble_open_sockets", "open sockets by kind"],
+  ["babble_voice_messages_total", "voice messages committed"],
+  ["babble_messages_delivered_total", "durable messages written to sockets"],
+  ["babble_uptime_seconds", "seconds since this instance started"],
+];
+
 /** The systems this server runs. */
 const SYSTEMS = ["smart_toy", "ai", "diaryu", "lobby", "qr_login", "pages"];
 
@@ -45,6 +76,15 @@ export function systemFeature(deps: AppDeps): Feature {
     deps.metrics.gauge(
       "babble_transcode_queued",
       () => transcoder.stats().queued,
+    );
+  }
+
+  for (const [name, help] of METRIC_HELP) deps.metrics.describe(name, help);
+  for (const [kind, gauge] of SOCKET_GAUGES) {
+    deps.metrics.gauge(
+      "babble_open_sockets",
+      () => deps.metrics.gaugeValue(gauge) ?? 0,
+      { kind },
     );
   }
 

@@ -21,6 +21,7 @@
  */
 
 import { toHex } from "../store/ids.ts";
+import type { Metrics } from "../platform/metrics.ts";
 import { AppError } from "../platform/errors.ts";
 
 /** Upload formats the transcoder accepts. */
@@ -60,6 +61,8 @@ export interface TranscoderOptions {
    * speaks the `ToWorker`/`JobReply` messages; an embedder may wrap it.
    */
   workerUrl?: URL;
+  /** Where to record each job's time (`babble_transcode_seconds`). */
+  metrics?: Metrics;
 }
 
 /** A finished conversion. */
@@ -315,6 +318,8 @@ function requireInteger(name: string, value: number, min: number): void {
 /** A job accepted by the pool, waiting or running. */
 interface Job {
   id: number;
+  /** performance.now() when a worker took it. */
+  startedAt?: number;
   input: Uint8Array;
   format: AudioFormat;
   resolve(result: TranscodeResult): void;
@@ -340,6 +345,7 @@ export function createTranscoder({
   maxInputBytes = 10 * 1024 * 1024,
   maxQueue = 256,
   workerUrl = WORKER_URL,
+  metrics,
 }: TranscoderOptions = {}): Transcoder {
   requireInteger("workers", workers, 1);
   requireInteger("jobTimeoutMs", jobTimeoutMs, 1);
@@ -413,6 +419,7 @@ export function createTranscoder({
 
   function run(slot: Slot, job: Job): void {
     slot.job = job;
+    job.startedAt = performance.now();
     const worker = slot.worker ?? startWorker(slot);
     slot.timer = setTimeout(function jobTimedOut() {
       fail(
@@ -474,6 +481,7 @@ export function createTranscoder({
         `could not decode the ${FORMAT_NAMES[job.format]} upload: ` +
           reply.message,
       );
+    observe(job, outcome instanceof TranscodeError ? "undecodable" : "ok");
     if (outcome instanceof TranscodeError) {
       failed++;
       retire(slot);
@@ -492,10 +500,20 @@ export function createTranscoder({
     slot.job = null;
     retire(slot);
     if (job) {
+      observe(job, error.status === 504 ? "timeout" : "crashed");
       failed++;
       job.reject(error);
     }
     pump();
+  }
+
+  function observe(job: Job, outcome: string): void {
+    if (!metrics || job.startedAt === undefined) return;
+    metrics.observe(
+      "babble_transcode_seconds",
+      { format: job.format, outcome },
+      (performance.now() - job.startedAt) / 1000,
+    );
   }
 
   function retire(slot: Slot): void {

@@ -51,8 +51,16 @@ export class Metrics {
     return seriesKey(name, labels);
   }
 
-  /** Registers a gauge read at scrape time (idempotent: the last reader wins). */
-  gauge(name: string, read: () => number): void {
+  /**
+   * Registers a gauge read at scrape time (idempotent: the last reader
+   * wins); `labels` make it one series of a labelled gauge.
+   */
+  gauge(
+    name: string,
+    read: () => number,
+    labels: Record<string, string> = {},
+  ): void {
+    name = seriesKey(name, labels);
     this.#gauges.set(name, read);
   }
 
@@ -83,7 +91,7 @@ export class Metrics {
       lines.push(`${key} ${value}`);
     }
     for (const [name, read] of [...this.#gauges].sort()) {
-      head(name, "gauge");
+      head(name.split("{")[0], "gauge");
       lines.push(`${name} ${read()}`);
     }
     for (const [, h] of [...this.#histograms].sort()) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
 import { send } from "../_toy_fixtures.ts";
+import { fixture, newFamily, ok, toySocket, upload } from "../_family.ts";
 
 /** Operating routes: /healthz, /metrics and /openapi.json. */
 
@@ -154,4 +155,37 @@ Deno.test("CORS preflight allows the configured origins", async () => {
     other.headers.get("access-control-allow-origin"),
     "https://evil.example",
   );
+});
+
+Deno.test("/metrics: HELP and TYPE lines, transcode and HTTP histograms, sockets by kind", async () => {
+  await using server = await startTestServer();
+  const family = await newFamily(server);
+  ok(
+    await upload(
+      server,
+      "/app_uploader",
+      {
+        to_user: family.toyId,
+        user_id: family.userId,
+      },
+      { field: "reco_file", bytes: await fixture("speech.amr") },
+      family.token,
+    ),
+  );
+  await using toy = await toySocket(server, family);
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(text, /# HELP babble_transcode_seconds .+/);
+  assert.match(text, /# TYPE babble_transcode_seconds histogram/);
+  assert.match(
+    text,
+    /babble_transcode_seconds_count\{format="amr",outcome="ok"\} 1/,
+  );
+  assert.match(text, /# TYPE babble_http_request_seconds histogram/);
+  assert.match(
+    text,
+    /babble_http_request_seconds_bucket\{route="\/app_uploader"/,
+  );
+  assert.match(text, /# TYPE babble_open_sockets gauge/);
+  assert.match(text, /babble_open_sockets\{kind="smart_toy"\} 1/);
+  assert.match(text, /babble_open_sockets\{kind="lobby"\} 0/);
 });
