@@ -172,7 +172,7 @@ Deno.test("/metrics: HELP and TYPE lines, transcode and HTTP histograms, sockets
       family.token,
     ),
   );
-  await using toy = await toySocket(server, family);
+  await using _toy = await toySocket(server, family);
   const text = await (await fetch(`${server.url}/metrics`)).text();
   assert.match(text, /# HELP babble_transcode_seconds .+/);
   assert.match(text, /# TYPE babble_transcode_seconds histogram/);
