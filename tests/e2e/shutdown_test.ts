@@ -1,158 +1,14 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import {
-  type Family,
-  fixture,
-  newFamily,
-  ok,
-  post,
-  upload,
-} from "../_family.ts";
+import { type Family, fixture, newFamily, ok, post } from "../_family.ts";
+import { kill, MAIN, spawnServer, voiceLoad, wholeChat } from "../_process.ts";
 
 /**
  * Stopping and moving a store: SIGTERM to a server under voice-message
  * load stops it cleanly (exit 0, one shutdown line) and loses nothing it
  * acknowledged; a backup restored into a fresh store answers the API
- * exactly as the original does. The helpers below match crash_test.ts.
+ * exactly as the original does.
  */
-
-const UPLOADERS = 3;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** A child `babble serve` process and its URL. */
-interface Child {
-  process: Deno.ChildProcess;
-  url: string;
-  output: Promise<void>;
-}
-
-/** Starts `main.ts serve` on `kv`; resolves once it prints its URL. */
-async function spawnServer(kv: string): Promise<Child & { lines: string[] }> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--kv",
-      kv,
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--transcode-workers",
-      "1",
-      "--admin-token",
-      "crash-test-admin-token-0123456789",
-      "--log-level",
-      "error",
-    ],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const lines = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let url = "";
-  let buffered = "";
-  while (!url) {
-    const next = await lines.read();
-    if (next.done) throw new Error(`server exited before serving: ${buffered}`);
-    buffered += next.value;
-    url = /serving on (http:\/\/\S+)/.exec(buffered)?.[1] ?? "";
-  }
-  // Keep draining stdout so the child never blocks on a full pipe.
-  const printed = [buffered];
-  const output = (async () => {
-    for (;;) {
-      const next = await lines.read();
-      if (next.done) return;
-      printed.push(next.value);
-    }
-  })().catch(() => {});
-  return { process, url, output, lines: printed };
-}
-
-async function kill(child: Child): Promise<void> {
-  try {
-    child.process.kill("SIGKILL");
-  } catch {
-    // already gone
-  }
-  await child.process.status;
-  await child.output;
-}
-
-/** Uploads in a loop until `stop()`; records the file names acknowledged. */
-function load(url: string, f: Family, voice: Uint8Array<ArrayBuffer>) {
-  const toToy: string[] = [];
-  const toParent: string[] = [];
-  let running = true;
-  const server = { url };
-  const loops = Array.from({ length: UPLOADERS }, async (_, i) => {
-    while (running) {
-      try {
-        if (i % 2 === 0) {
-          const reply = await upload(
-            server,
-            "/app_uploader",
-            {
-              to_user: f.toyId,
-              user_id: f.userId,
-            },
-            { field: "reco_file", bytes: voice, name: "v.amr" },
-            f.token,
-          );
-          if (reply.status === 200) toToy.push(reply.body.data.filename);
-        } else {
-          const reply = await upload(
-            server,
-            "/toy_uploader",
-            {
-              to_user: f.userId,
-              user_id: f.toyId,
-              friend_type: "toy",
-            },
-            { field: "reco", bytes: voice, name: "v.amr" },
-            f.toyToken,
-          );
-          if (reply.status === 200) toParent.push(reply.body.data.filename);
-        }
-      } catch {
-        // The server died mid-request: not acknowledged, not counted.
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  });
-  return {
-    toToy,
-    toParent,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
-
-/** Every message of the chat, oldest first, through `/chat_list` paging. */
-async function wholeChat(
-  server: { url: string },
-  f: Family,
-): Promise<{ chat: string; from_user: string }[]> {
-  const out: { _id: string; chat: string; from_user: string }[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const page = ok(
-      await post(server, "/chat_list", {
-        chat_id: f.chatId,
-        limit: 500,
-        ...(before === undefined ? {} : { before }),
-      }, f.token),
-    ) as { _id: string; chat: string; from_user: string }[];
-    out.unshift(...page);
-    if (page.length < 500) return out;
-    before = page[0]._id;
-  }
-}
 
 /** Runs a CLI subcommand of main.ts; returns its exit code and output. */
 async function cli(args: string[]): Promise<{ code: number; out: string }> {
@@ -201,9 +57,9 @@ Deno.test("graceful shutdown under load: exit 0, nothing acknowledged lost; back
       f = await newFamily(first);
     }
     const child = await spawnServer(kv);
-    let traffic: ReturnType<typeof load> | undefined;
+    let traffic: ReturnType<typeof voiceLoad> | undefined;
     try {
-      traffic = load(child.url, f, voice);
+      traffic = voiceLoad(child.url, f, voice);
       const deadline = Date.now() + 10_000;
       while (
         traffic.toToy.length + traffic.toParent.length < 4 &&
