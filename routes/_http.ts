@@ -25,6 +25,8 @@ export type AppEnv = {
     routes: readonly ApiRoute[];
     /** This request's id: the client's X-Request-Id if sane, else a new one. */
     requestId: string;
+    /** Set once `readBody` admitted this upload's bytes against the budget. */
+    uploadAdmitted?: boolean;
   };
 };
 
@@ -103,6 +105,15 @@ export async function readBody(
   const declared = lengthHeader === undefined ? NaN : Number(lengthHeader);
   if (declared > limit) throw tooLarge(limit);
   const raw = c.req.raw;
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  // The hot path (a small JSON or form body with a Content-Length): read it
+  // whole without touching `raw.body`, whose getter builds a stream.
+  if (
+    Number.isFinite(declared) && limit <= MAX_JSON_BODY &&
+    !type.startsWith("multipart/form-data")
+  ) {
+    return parseText(await raw.text().catch(bodyEndedEarly), type);
+  }
   if (!raw.body) return {};
   if (limit > MAX_JSON_BODY) admitUpload(c, raw, declared, limit);
   // With a Content-Length the runtime stops the body at that length, so the
@@ -111,7 +122,6 @@ export async function readBody(
     raw.body.pipeThrough(limitStream(limit)),
     { headers: raw.headers },
   );
-  const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (type.startsWith("multipart/form-data")) {
     let form: FormData;
     try {
@@ -122,7 +132,11 @@ export async function readBody(
     }
     return formToObject(form);
   }
-  const text = await source.text().catch(bodyEndedEarly);
+  return parseText(await source.text().catch(bodyEndedEarly), type);
+}
+
+/** A read body's object, by its content type (empty is `{}`). */
+function parseText(text: string, type: string): Record<string, BodyValue> {
   if (text.length === 0) return {};
   if (type.startsWith("application/x-www-form-urlencoded")) {
     return Object.fromEntries(new URLSearchParams(text));
@@ -156,6 +170,7 @@ function admitUpload(
     | undefined;
   if (!deps) return;
   uploadBudgetOf(deps).admit(raw, Number.isFinite(declared) ? declared : limit);
+  (c as Context<AppEnv>).set("uploadAdmitted", true);
 }
 
 /** A body the client cut short (or the connection dropped) is its fault: 400. */

@@ -1,0 +1,148 @@
+/**
+ * One HTTP server of the HTTP benchmark in its own process (so it can be
+ * pinned to a core with `taskset`): prints `READY <json>` once it serves.
+ *
+ * - `babble <kv> <friends>`: Babble on a KV file, seeded with a parent who
+ *   has `<friends>` toys (so `friend_list` returns that many friends), a
+ *   256 KiB music blob, and the targets of `add_req`. The add_req rate
+ *   limit (30/min per caller) is lifted in this process only, so the load
+ *   measures the route's work, not its 429.
+ * - `bare <file>`: a bare `Deno.serve` answering every request with the
+ *   bytes, status and content type in `<file>` (JSON: {body, type, status}).
+ * - `hono <file>`: a plain Hono app doing what a smart-toy route does
+ *   (Bearer lookup in a Map, JSON body, zod, JSON reply) with those bytes.
+ *
+ * SIGTERM ends it.
+ */
+
+import { testConfig } from "../../domain/platform/config.ts";
+import { RateLimiter } from "../../domain/platform/rate_limit.ts";
+import {
+  createAppSession,
+  registerUser,
+} from "../../domain/smart_toy/accounts.ts";
+import { mintDevices } from "../../domain/smart_toy/devices.ts";
+import { bindToy } from "../../domain/smart_toy/toys.ts";
+import { putBlob } from "../../domain/store/blobs.ts";
+import { startServer } from "../../main.ts";
+
+/** What the bench needs to aim its load at a Babble server. */
+export interface BabbleTarget {
+  url: string;
+  token: string;
+  userId: string;
+  toyIds: string[];
+  music: string;
+}
+
+/** A canned reply of the reference servers. */
+export interface CannedReply {
+  body: string;
+  type: string;
+  status: number;
+}
+
+const MUSIC_BYTES = 256 * 1024;
+
+async function serveBabble(kvPath: string, friends: number) {
+  RateLimiter.prototype.take = function unlimited() {};
+  const server = await startServer(
+    testConfig({ kv: kvPath, transcodeWorkers: 1 }),
+    { quiet: true },
+  );
+  const user = await registerUser(server.kv, {
+    username: "bench_parent",
+    password: "bench-password",
+  });
+  const token = await createAppSession(server.kv, {
+    kind: "user",
+    id: user._id,
+  });
+  const toyIds: string[] = [];
+  const keys = await mintDevices(server.kv, friends);
+  for (const [i, deviceKey] of keys.entries()) {
+    const toy = await bindToy(server.kv, {
+      userId: user._id,
+      deviceKey,
+      toyName: `Toy ${i}`,
+      babyName: `Child ${i}`,
+      remark: "Dad",
+    });
+    toyIds.push(toy._id);
+  }
+  const music = "bench_music.mp3";
+  const bytes = new Uint8Array(MUSIC_BYTES).map((_, i) => i & 0xff);
+  await putBlob(server.kv, music, bytes, { kind: "music" });
+  const target: BabbleTarget = {
+    url: server.url,
+    token,
+    userId: user._id,
+    toyIds,
+    music,
+  };
+  console.log(`READY ${JSON.stringify(target)}`);
+  return () => server.close();
+}
+
+async function serveBare(file: string) {
+  const reply: CannedReply = JSON.parse(await Deno.readTextFile(file));
+  const bytes = new TextEncoder().encode(reply.body);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async function bare(req) {
+      if (req.body) await req.arrayBuffer();
+      return new Response(bytes, {
+        status: reply.status,
+        headers: { "content-type": reply.type },
+      });
+    },
+  );
+  const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  console.log(`READY ${JSON.stringify({ url })}`);
+  return () => server.shutdown();
+}
+
+/** The 40-line reference: what a smart-toy route does, in plain Hono. */
+async function serveHono(file: string, token: string) {
+  const { Hono } = await import("hono");
+  const { z } = await import("zod");
+  const reply: CannedReply = JSON.parse(await Deno.readTextFile(file));
+  const bytes = new TextEncoder().encode(reply.body);
+  const sessions = new Map([[token, { kind: "user", id: "x" }]]);
+  const schema = z.object({
+    _id: z.string().regex(/^[0-9a-f]{24}$/).optional(),
+    req_user: z.string().regex(/^[0-9a-f]{24}$/).optional(),
+    add_user: z.string().regex(/^[0-9a-f]{24}$/).optional(),
+  });
+  const app = new Hono();
+  app.all("*", async function reference(c) {
+    const auth = c.req.header("authorization") ?? "";
+    const who = sessions.get(auth.slice(7));
+    if (!who) return c.json({ code: 401, msg: "sign in", data: {} }, 401);
+    if (c.req.method === "POST") {
+      const parsed = schema.safeParse(await c.req.json());
+      if (!parsed.success) return c.json({ code: 400, msg: "bad" }, 400);
+    }
+    return c.body(bytes, reply.status as 200, { "content-type": reply.type });
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    app.fetch,
+  );
+  const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  console.log(`READY ${JSON.stringify({ url })}`);
+  return () => server.shutdown();
+}
+
+if (import.meta.main) {
+  const [mode, a, b] = Deno.args;
+  const close = mode === "babble"
+    ? await serveBabble(a, Number(b))
+    : mode === "bare"
+    ? await serveBare(a)
+    : await serveHono(a, b);
+  Deno.addSignalListener("SIGTERM", async () => {
+    await close();
+    Deno.exit(0);
+  });
+}
