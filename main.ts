@@ -36,6 +36,7 @@ import { toySocketsEndpoint } from "./realtime/smart_toy/sockets.ts";
 import { diaryuFeature } from "./routes/diaryu.ts";
 import { diaryuRoomEndpoint } from "./realtime/diaryu/room.ts";
 import { lobbyEndpoint } from "./realtime/lobby/endpoint.ts";
+import { qrLoginEndpoint } from "./realtime/qr_login/page_socket.ts";
 
 /** Serves `handler` on the configured address; a taken port says how to choose another. */
 function listen(
@@ -147,6 +148,7 @@ export async function startServer(
     endpoints.push(
       toySocketsEndpoint(deps, new Hub(kv, log, deps.metrics)),
       lobbyEndpoint(deps),
+      qrLoginEndpoint(deps),
       diaryuRoomEndpoint(deps),
     );
     features.push(

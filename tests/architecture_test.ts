@@ -187,21 +187,12 @@ Deno.test("the import reader sees static, re-exported, side-effect and dynamic i
   );
 });
 
-/**
- * Violations whose fix waits on a change in a caller's module (issue 9).
- * This list only shrinks: nothing may be added to it.
- */
-const PENDING = new Set([
-  // The QR-login socket belongs in realtime/qr_login/, mounted by main.ts.
-  "routes/qr_login.ts -> realtime/ws.ts: routes/ never imports realtime/ (main.ts mounts both)",
-]);
-
 Deno.test("imports point one way and never form a cycle", async () => {
   const graph = await importGraph();
   assert.ok(graph.size > 20, `read ${graph.size} modules`);
   const found = {
-    wrongWay: wrongWayImports(graph).filter((v) => !PENDING.has(v)),
-    cycles: importCycles(graph).filter((v) => !PENDING.has(v)),
+    wrongWay: wrongWayImports(graph),
+    cycles: importCycles(graph),
   };
   assert.deepEqual(found, { wrongWay: [], cycles: [] });
 });

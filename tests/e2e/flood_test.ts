@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
 import { fixture, newFamily, post } from "../_family.ts";
-import { MAX_QR_PAGES } from "../../routes/qr_login.ts";
+import { MAX_QR_PAGES } from "../../realtime/qr_login/page_socket.ts";
 import {
   MAX_LOBBY_SOCKETS,
   MAX_LOBBY_SOCKETS_PER_ADDRESS,

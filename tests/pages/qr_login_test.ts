@@ -8,6 +8,7 @@ import type { AppDeps } from "../../domain/platform/services.ts";
 import { createApp } from "../../routes/app.ts";
 import { pagesFeature } from "../../routes/pages.ts";
 import { qrLoginFeature } from "../../routes/qr_login.ts";
+import { qrLoginEndpoint } from "../../realtime/qr_login/page_socket.ts";
 import { startTestServer } from "../_server.ts";
 import {
   assertClean,
@@ -40,11 +41,6 @@ async function signedInApp(browser: Browser, url: string, name: string) {
 Deno.test({
   name: "pages: QR login signs page A in when the phone scans and confirms",
   ...BROWSER_TEST,
-  // Issue 12: page A gets only `{type: "token", token}`, and every route
-  // the parents' app calls needs the user's id too; this runs once
-  // routes/qr_login.ts also sends the confirming user's `user_id` (or
-  // /auto_login accepts a token without `_id`).
-  ignore: true,
   async fn() {
     await using server = await startTestServer();
     await using browser = await launchBrowser();
@@ -93,14 +89,12 @@ Deno.test({
       limiter: new RateLimiter(),
       transcoder: null,
     };
-    const features = [
-      qrLoginFeature(deps, { ttlMs: 1_500 }),
-      pagesFeature(deps),
-    ];
+    const features = [qrLoginFeature(deps), pagesFeature(deps)];
+    const pages = qrLoginEndpoint(deps, { ttlMs: 1_500 });
     const app = createApp(deps, features);
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", onListen() {} },
-      (req, info) => app.fetch(req, info),
+      (req, info) => pages.handle(req, info) ?? app.fetch(req, info),
     );
     try {
       await using browser = await launchBrowser();
@@ -121,7 +115,7 @@ Deno.test({
       assert.equal(await renew.isVisible(), false);
       assertClean(web, "QR login page");
     } finally {
-      for (const feature of features) await feature.close?.();
+      await pages.close();
       await server.shutdown();
       kv.close();
     }

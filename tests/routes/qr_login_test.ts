@@ -11,7 +11,11 @@ import { Metrics } from "../../domain/platform/metrics.ts";
 import { RateLimiter } from "../../domain/platform/rate_limit.ts";
 import { createApp } from "../../routes/app.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
-import { qrLoginFeature, type QrLoginOptions } from "../../routes/qr_login.ts";
+import { qrLoginFeature } from "../../routes/qr_login.ts";
+import {
+  qrLoginEndpoint,
+  type QrLoginOptions,
+} from "../../realtime/qr_login/page_socket.ts";
 import { postForm, postJson, startTestServer } from "../_server.ts";
 
 /**
@@ -111,16 +115,16 @@ function serveQrLogin(
     limiter: new RateLimiter(),
     transcoder: null,
   };
-  const feature = qrLoginFeature(deps, options);
-  const app = createApp(deps, [feature]);
+  const pages = qrLoginEndpoint(deps, options);
+  const app = createApp(deps, [qrLoginFeature(deps)]);
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
-    (req, info) => app.fetch(req, info),
+    (req, info) => pages.handle(req, info) ?? app.fetch(req, info),
   );
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     async [Symbol.asyncDispose]() {
-      await feature.close?.();
+      await pages.close();
       await server.shutdown();
     },
   };
