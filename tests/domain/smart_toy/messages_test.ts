@@ -3,6 +3,8 @@ import {
   advanceDelivered,
   clearUnread,
   deleteConversation,
+  deleteInbox,
+  deleteMessage,
   deliveredCursor,
   inboxPositionOf,
   listChat,
@@ -435,7 +437,7 @@ async function schema1Store(kv: Deno.Kv) {
 Deno.test("migrating a schema 1 store keeps every message, order, file and count", async () => {
   await using kv = await memoryKv();
   const { toy, mum, v1 } = await schema1Store(kv);
-  assert.equal(await migrate(kv, SCHEMA_MIGRATIONS), 2);
+  assert.equal(await migrate(kv, SCHEMA_MIGRATIONS), 3);
 
   const history = await listChat(kv, [toy, mum]);
   assert.deepEqual(history.map((m) => m.chat), v1.map((m) => m.chat));
@@ -479,7 +481,7 @@ Deno.test("two instances migrating one schema 1 store at once: each message once
     migrate(kv, SCHEMA_MIGRATIONS, { pollMs: 5 }),
     migrate(kv, SCHEMA_MIGRATIONS, { pollMs: 5 }),
   ]);
-  assert.deepEqual(versions, [2, 2]);
+  assert.deepEqual(versions, [3, 3]);
   const history = await listChat(kv, [toy, mum]);
   assert.deepEqual(history.map((m) => m.seq), [1, 2, 3, 4, 5]);
   assert.equal(await storeHead(kv), 5);
@@ -514,4 +516,46 @@ Deno.test("listChat refuses a before id that is not a message of the pair", asyn
     );
   }
   assert.deepEqual(await listChat(kv, [a, b], { before: ab._id }), []);
+});
+
+Deno.test("a catch-up reads the recipient's position log: every sender, in order, after the cursor; deleted mail leaves it", async () => {
+  await using kv = await memoryKv();
+  const toy = newId();
+  const senders = Array.from({ length: 30 }, () => newId());
+  const writer = new MessageWriter(kv);
+  const sent: Message[] = [];
+  for (let round = 0; round < 3; round++) {
+    sent.push(
+      ...await Promise.all(
+        senders.map((from, i) =>
+          writer.send(message(toy, from, round * 100 + i))
+        ),
+      ),
+    );
+  }
+  const all = await readInbox(kv, toy, 0, 1000);
+  assert.deepEqual(all.map((m) => m._id), sent.map((m) => m._id));
+  const cursor = sent[44].seq;
+  assert.deepEqual(
+    (await readInbox(kv, toy, cursor, 10)).map((m) => m._id),
+    sent.slice(45, 55).map((m) => m._id),
+  );
+  assert.equal(await inboxPositionOf(kv, toy, sent[44]._id), cursor);
+  assert.equal(await inboxPositionOf(kv, senders[0], sent[44]._id), null);
+
+  await deleteMessage(kv, sent[0]);
+  await deleteConversation(kv, toy, senders[1]);
+  const left = (await readInbox(kv, toy, 0, 1000)).map((m) => m._id);
+  assert.deepEqual(
+    left,
+    sent.filter((m, i) => i !== 0 && m.from_user !== senders[1]).map((m) =>
+      m._id
+    ),
+  );
+  assert.equal(await inboxPositionOf(kv, toy, sent[0]._id), null);
+  await deleteInbox(kv, toy);
+  assert.deepEqual(await readInbox(kv, toy, 0, 1000), []);
+  for await (const e of kv.list({ prefix: ["inbox_by_seq"] })) {
+    assert.fail(`log entry left: ${JSON.stringify(e.key)}`);
+  }
 });
