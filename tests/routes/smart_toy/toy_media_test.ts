@@ -85,8 +85,12 @@ Deno.test({
       for (const name of TRAVERSALS) {
         const res = await fetch(`${server.url}/get_music/${name}`);
         const text = await res.text();
-        assert.ok(res.status >= 400 && res.status < 500, `${name}`);
         assert.ok(!text.includes("root:"), name);
+        // fetch resolves dot segments itself ("/get_music/.." is "/", the
+        // landing page); whatever still reaches a media route is refused.
+        if (new URL(res.url).pathname.startsWith("/get_music/")) {
+          assert.ok(res.status >= 400 && res.status < 500, `${name}`);
+        }
       }
     });
     await t.step("get_qr too", async () => {
@@ -186,7 +190,9 @@ Deno.test("get_music serves Success.mp3 byte for byte, with Range", async (t) =>
       const res = await get(url, range);
       assert.equal(res.status, 416, range);
       assert.equal(res.headers.get("content-range"), `bytes */${size}`);
-      assert.equal(res.bytes.length, 0);
+      assert.equal(res.headers.get("cache-control"), "no-store");
+      const envelope = JSON.parse(new TextDecoder().decode(res.bytes));
+      assert.equal(envelope.code, 416, range);
     }
   });
 
