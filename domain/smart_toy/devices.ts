@@ -1,3 +1,4 @@
+import QRCode from "qrcode";
 import { AppError } from "../platform/errors.ts";
 import { randomHex } from "../store/ids.ts";
 
@@ -121,4 +122,16 @@ export function setDeviceToy(
 ): Deno.AtomicOperation {
   const bound: Device = { ...device.value, toy_id: toyId };
   return op.check(device).set(["devices", device.value.device_key], bound);
+}
+
+/**
+ * A device's QR code as a PNG (the code holds the device key, as the
+ * parents' app scans it): 300 px wide with a 2-module margin, printable.
+ */
+export async function deviceQrPng(
+  deviceKey: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(
+    await QRCode.toBuffer(deviceKey, { type: "png", width: 300, margin: 2 }),
+  );
 }

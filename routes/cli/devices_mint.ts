@@ -1,5 +1,4 @@
-import QRCode from "qrcode";
-import { mintDevices } from "../../domain/smart_toy/devices.ts";
+import { deviceQrPng, mintDevices } from "../../domain/smart_toy/devices.ts";
 import {
   type Command,
   configFrom,
@@ -39,12 +38,7 @@ async function writeQrCodes(dir: string, keys: string[]): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const step = progress(keys.length, "QR codes");
   for (const [i, key] of keys.entries()) {
-    const png = await QRCode.toBuffer(key, {
-      type: "png",
-      width: 300,
-      margin: 2,
-    });
-    await Deno.writeFile(`${dir}/${key}.png`, new Uint8Array(png));
+    await Deno.writeFile(`${dir}/${key}.png`, await deviceQrPng(key));
     step(i + 1);
   }
 }

@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import { z } from "zod";
-import QRCode from "qrcode";
 import { AppError } from "../../domain/platform/errors.ts";
 import {
   authenticateUser,
@@ -20,6 +19,7 @@ import { listContent, PROMPTS } from "../../domain/smart_toy/content.ts";
 import {
   checkDeviceKey,
   DEVICE_KEY,
+  deviceQrPng,
   getDevice,
 } from "../../domain/smart_toy/devices.ts";
 import { listFriends } from "../../domain/smart_toy/friends.ts";
@@ -462,12 +462,7 @@ export function toyApiFeature(): Feature {
     if (!(await getDevice(c.get("deps").kv, key))) {
       throw new AppError(404, `no device with key "${key}"`);
     }
-    const png = await QRCode.toBuffer(key, {
-      type: "png",
-      width: 300,
-      margin: 2,
-    });
-    return c.body(new Uint8Array(png), 200, {
+    return c.body(await deviceQrPng(key), 200, {
       "content-type": "image/png",
       "cache-control": "public, max-age=86400",
     });
