@@ -11,15 +11,32 @@ import { deleteKeys } from "./kv.ts";
  * | ["blobs", name, n]     | Uint8Array (chunk n) |
  *
  * Names are server-generated file names, validated by `isBlobName`; no
- * path is ever built from one. A blob is visible once its meta exists: the
- * meta is committed last (together with all chunks when they fit one atomic
- * op), so a reader never sees a half-written blob.
+ * path is ever built from one. A blob `putBlob` stores is visible once its
+ * meta exists: the meta is committed last (together with all chunks when
+ * they fit one atomic op), so a reader never sees a half-written blob.
+ *
+ * A blob `openBlobWriter` grows is visible at once with `complete: false`:
+ * each append commits its chunks and the new size in one atomic op, so a
+ * reader sees a prefix of the final bytes, never a torn chunk. Its
+ * response streams what is there and waits (a `kv.watch` on the meta,
+ * which every instance sees) for the rest until the writer finishes.
  */
 
 /** Bytes per chunk: under the 64 KiB value limit. */
 export const CHUNK_SIZE = 60 * 1024;
 /** Chunks written per atomic op: ~720 KiB, under the 800 KiB op limit. */
 const CHUNKS_PER_OP = 12;
+/**
+ * A growing blob whose last append is older than this is served as it is:
+ * a writer that crashed never finishes, and its readers must not wait for
+ * it. Well above any one append's gap (provider calls time out sooner).
+ */
+export const ABANDONED_AFTER_MS = 2 * 60 * 1000;
+/**
+ * How long one response waits, in all, for a growing blob to grow; then it
+ * ends with what it sent, so a stuck writer holds no reader for long.
+ */
+export const GROWING_WAIT_MS = 60 * 1000;
 
 /** What kind of media a blob is; each download route serves one kind. */
 export type BlobKind = "music" | "cover" | "chat" | "image" | "avatar";
@@ -34,6 +51,19 @@ export interface BlobMeta {
   createdAt: number;
   /** The principal who may read a private blob; absent means public. */
   owner?: string;
+  /** False while a writer still appends; absent once complete. */
+  complete?: false;
+  /** When the last append committed (growing blobs only). */
+  updatedAt?: number;
+}
+
+/**
+ * True when readers should treat `meta` as final: complete, or growing but
+ * abandoned (no append for `ABANDONED_AFTER_MS`).
+ */
+export function isFinal(meta: BlobMeta, now = Date.now()): boolean {
+  return meta.complete !== false ||
+    now - (meta.updatedAt ?? meta.createdAt) > ABANDONED_AFTER_MS;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,95}(\.[A-Za-z0-9]{1,8}){1,2}$/;
@@ -112,6 +142,138 @@ export async function putBlob(
   return meta;
 }
 
+/** Appends to a growing blob; see `openBlobWriter`. */
+export interface BlobWriter {
+  /** The blob's name. */
+  readonly name: string;
+  /** Bytes appended so far. */
+  readonly size: number;
+  /**
+   * Appends `bytes`: its chunks and the new size commit together (one
+   * atomic op per ~720 KiB), so readers see whole appends in order. Throws
+   * when the blob was deleted or replaced meanwhile. Calls must not overlap.
+   */
+  append(bytes: Uint8Array): Promise<void>;
+  /** Marks the blob complete; readers' streams end after the last byte. */
+  finish(): Promise<BlobMeta>;
+  /** Deletes the blob and everything appended. Idempotent. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Creates blob `name` empty and growing (`complete: false`, visible to
+ * readers at once) and returns its writer. Throws 409 when `name` exists.
+ *
+ * @example
+ * const w = await openBlobWriter(kv, "a1b2.mp3", { kind: "chat" });
+ * await w.append(firstSentence); // a reader can start now
+ * await w.append(secondSentence);
+ * await w.finish();
+ */
+export async function openBlobWriter(
+  kv: Deno.Kv,
+  name: string,
+  { kind, contentType = contentTypeOf(name), owner }: {
+    kind: BlobKind;
+    contentType?: string;
+    owner?: string;
+  },
+): Promise<BlobWriter> {
+  if (!isBlobName(name)) throw new AppError(400, `bad blob name "${name}"`);
+  const metaKey = ["blob_meta", name];
+  const now = Date.now();
+  let meta: BlobMeta = {
+    name,
+    kind,
+    contentType,
+    size: 0,
+    chunks: 0,
+    createdAt: now,
+    ...(owner ? { owner } : {}),
+    complete: false,
+    updatedAt: now,
+  };
+  const created = await kv.atomic()
+    .check({ key: metaKey, versionstamp: null })
+    .set(metaKey, meta)
+    .commit();
+  if (!created.ok) throw new AppError(409, `blob "${name}" already exists`);
+  let versionstamp = created.versionstamp;
+  // The bytes of the last, partly filled chunk: the next append extends it.
+  let tail: Uint8Array = new Uint8Array(0);
+  let state: "open" | "finished" | "aborted" = "open";
+
+  const commitMeta = async (
+    op: Deno.AtomicOperation,
+    next: BlobMeta,
+  ): Promise<void> => {
+    const res = await op.check({ key: metaKey, versionstamp })
+      .set(metaKey, next)
+      .commit();
+    if (!res.ok) {
+      throw new Error(`blob ${name} was deleted or replaced while written`);
+    }
+    versionstamp = res.versionstamp;
+    meta = next;
+  };
+
+  return {
+    name,
+    get size() {
+      return meta.size;
+    },
+    async append(bytes) {
+      if (state !== "open") throw new Error(`blob ${name} is ${state}`);
+      if (bytes.length === 0) return;
+      // Chunk n's new value: the old tail topped up, then whole new chunks.
+      const writes: { n: number; value: Uint8Array; size: number }[] = [];
+      let n = meta.size === 0 ? 0 : meta.chunks - 1;
+      let at = 0;
+      let size = meta.size - tail.length;
+      let head = tail;
+      while (at < bytes.length) {
+        const take = Math.min(CHUNK_SIZE - head.length, bytes.length - at);
+        const value = new Uint8Array(head.length + take);
+        value.set(head);
+        value.set(bytes.subarray(at, at + take), head.length);
+        at += take;
+        size += value.length;
+        writes.push({ n, value, size });
+        head = new Uint8Array(0);
+        n++;
+      }
+      for (let first = 0; first < writes.length; first += CHUNKS_PER_OP) {
+        const batch = writes.slice(first, first + CHUNKS_PER_OP);
+        const op = kv.atomic();
+        for (const w of batch) op.set(["blobs", name, w.n], w.value);
+        const last = batch[batch.length - 1];
+        await commitMeta(op, {
+          ...meta,
+          size: last.size,
+          chunks: last.n + 1,
+          updatedAt: Date.now(),
+        });
+        tail = last.value.length < CHUNK_SIZE ? last.value : new Uint8Array(0);
+      }
+    },
+    async finish() {
+      if (state !== "open") throw new Error(`blob ${name} is ${state}`);
+      const { complete: _, updatedAt: __, ...done } = meta;
+      await commitMeta(kv.atomic(), done);
+      state = "finished";
+      return meta;
+    },
+    async abort() {
+      if (state === "aborted") return;
+      state = "aborted";
+      const current = await kv.get<BlobMeta>(metaKey);
+      if (current.versionstamp !== versionstamp) return;
+      await kv.atomic().check(current).delete(metaKey).commit();
+      await deleteChunks(kv, name, meta.chunks);
+    },
+  };
+}
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 }
@@ -172,14 +334,22 @@ async function* streamRange(
 /**
  * An HTTP response for a blob, honouring a `Range: bytes=` header (206 with
  * Content-Range, 416 for an unsatisfiable range). Chunks are read from KV
- * as the client consumes them.
+ * as the client consumes them. A growing blob (see `openBlobWriter`) is
+ * sent whole as it grows: 200, no Content-Length, Range ignored, never
+ * cached; the body ends when the writer finishes, the blob goes, or after
+ * `maxWaitMs` of waiting.
  */
 export function blobResponse(
   kv: Deno.Kv,
   meta: BlobMeta,
   rangeHeader: string | null | undefined,
-  { method = "GET", cacheControl = "public, max-age=86400" } = {},
+  {
+    method = "GET",
+    cacheControl = "public, max-age=86400",
+    maxWaitMs = GROWING_WAIT_MS,
+  } = {},
 ): Response {
+  if (!isFinal(meta)) return growingResponse(kv, meta, method, maxWaitMs);
   const headers = new Headers({
     "content-type": meta.contentType,
     "accept-ranges": "bytes",
@@ -206,17 +376,110 @@ export function blobResponse(
     return new Response(null, { status, headers });
   }
   const chunks = streamRange(kv, meta, start, end);
-  const body = new ReadableStream<Uint8Array>({
+  return new Response(
+    bodyOf((async function* () {
+      for await (const chunk of chunks) yield chunk.bytes;
+    })()),
+    { status, headers },
+  );
+}
+
+/** A pull-driven body: one KV read per chunk the client takes. */
+function bodyOf(chunks: AsyncGenerator<Uint8Array>): ReadableStream {
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await chunks.next();
       if (next.done) controller.close();
-      else controller.enqueue(next.value.bytes);
+      else controller.enqueue(next.value);
     },
     async cancel() {
       await chunks.return(undefined);
     },
   });
-  return new Response(body, { status, headers });
+}
+
+/** The response for a blob still being written. */
+function growingResponse(
+  kv: Deno.Kv,
+  meta: BlobMeta,
+  method: string,
+  maxWaitMs: number,
+): Response {
+  const headers = new Headers({
+    "content-type": meta.contentType,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  if (method === "HEAD") return new Response(null, { status: 200, headers });
+  return new Response(bodyOf(streamGrowing(kv, meta, maxWaitMs)), {
+    status: 200,
+    headers,
+  });
+}
+
+/**
+ * Yields a growing blob's bytes in order from the start, waiting on a
+ * `kv.watch` of its meta for appends; ends once the blob is final, gone,
+ * or `maxWaitMs` of waiting passed in all.
+ */
+async function* streamGrowing(
+  kv: Deno.Kv,
+  first: BlobMeta,
+  maxWaitMs: number,
+): AsyncGenerator<Uint8Array> {
+  const deadline = Date.now() + maxWaitMs;
+  let meta: BlobMeta | null = first;
+  let sent = 0;
+  let changes:
+    | ReadableStreamDefaultReader<[Deno.KvEntryMaybe<BlobMeta>]>
+    | undefined;
+  try {
+    while (meta) {
+      while (sent < meta.size) {
+        const n = Math.floor(sent / CHUNK_SIZE);
+        const chunk = (await kv.get<Uint8Array>(["blobs", meta.name, n]))
+          .value;
+        if (!chunk) return;
+        const base = n * CHUNK_SIZE;
+        const bytes = chunk.subarray(
+          sent - base,
+          Math.min(chunk.length, meta.size - base),
+        );
+        if (bytes.length === 0) return;
+        sent += bytes.length;
+        yield bytes;
+      }
+      if (isFinal(meta)) return;
+      changes ??= kv.watch<[BlobMeta]>([["blob_meta", first.name]])
+        .getReader();
+      const next = await readUntil(changes, deadline);
+      if (next === "timeout") return;
+      meta = next;
+    }
+  } finally {
+    await changes?.cancel().catch(() => {});
+  }
+}
+
+/** The next meta a watch reports (null: deleted or watch ended), or "timeout". */
+async function readUntil(
+  changes: ReadableStreamDefaultReader<[Deno.KvEntryMaybe<BlobMeta>]>,
+  deadline: number,
+): Promise<BlobMeta | null | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(
+      () => resolve("timeout"),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    const next = await Promise.race([changes.read(), timeout]);
+    if (next === "timeout") return next;
+    return next.done ? null : next.value[0].value;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  ABANDONED_AFTER_MS,
   blobResponse,
   CHUNK_SIZE,
   contentTypeOf,
   deleteBlob,
   getBlobMeta,
   isBlobName,
+  openBlobWriter,
   parseRange,
   putBlob,
   readBlob,
@@ -16,7 +18,7 @@ import { withKv } from "../../_kv.ts";
 /**
  * The blob store: media chunked under the 64 KiB value limit, visible only
  * once complete, streamed with Range support; names are validated, never
- * paths.
+ * paths. A growing blob streams to readers as it is appended to.
  */
 
 function pattern(size: number, seed = 1): Uint8Array {
@@ -209,3 +211,119 @@ Deno.test("a private blob records its owner", () =>
     assert.equal(meta.owner, "0123456789abcdef01234567");
     assert.equal((await getBlobMeta(kv, "voice.mp3"))?.kind, "chat");
   }));
+
+Deno.test("a growing blob: a reader started early gets every byte in order, and the stream ends at finish", () =>
+  withKv(async (kv) => {
+    const parts = [
+      pattern(10, 1),
+      pattern(CHUNK_SIZE - 3, 2), // tops up chunk 0 and spills into chunk 1
+      pattern(13 * CHUNK_SIZE + 17, 3), // more than one atomic op
+      pattern(1, 4),
+    ];
+    const writer = await openBlobWriter(kv, "answer.mp3", { kind: "chat" });
+    const early = await getBlobMeta(kv, "answer.mp3");
+    assert.equal(early?.complete, false);
+    assert.equal(early?.size, 0);
+
+    const res = blobResponse(kv, early!, "bytes=0-9");
+    assert.equal(res.status, 200, "Range is ignored while growing");
+    assert.equal(res.headers.get("content-length"), null);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    const reader = res.body!.getReader();
+    const received: Uint8Array[] = [];
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        received.push(value);
+      }
+    })();
+
+    for (const part of parts) {
+      await writer.append(part);
+      const meta = await getBlobMeta(kv, "answer.mp3");
+      assert.equal(meta?.size, writer.size);
+      assert.equal(meta?.complete, false);
+    }
+    const done = await writer.finish();
+    await reading;
+
+    const whole = concat(parts);
+    assert.deepEqual(concat(received), whole);
+    assert.equal(done.size, whole.length);
+    assert.equal(done.complete, undefined);
+    assert.equal(done.chunks, Math.ceil(whole.length / CHUNK_SIZE));
+    assert.equal(await keysUnder(kv, ["blobs", "answer.mp3"]), done.chunks);
+
+    // Once complete it behaves like any stored blob.
+    const meta = (await getBlobMeta(kv, "answer.mp3"))!;
+    const ranged = blobResponse(kv, meta, "bytes=5-14");
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.headers.get("content-length"), "10");
+    assert.deepEqual(
+      new Uint8Array(await ranged.arrayBuffer()),
+      whole.subarray(5, 15),
+    );
+    assert.deepEqual(await readBlob(kv, "answer.mp3"), whole);
+  }));
+
+Deno.test("a growing blob: abort leaves nothing, and a reader's stream ends", () =>
+  withKv(async (kv) => {
+    const writer = await openBlobWriter(kv, "gone.mp3", { kind: "chat" });
+    await writer.append(pattern(2 * CHUNK_SIZE + 9));
+    const res = blobResponse(kv, (await getBlobMeta(kv, "gone.mp3"))!, null);
+    const reading = res.arrayBuffer();
+    await writer.abort();
+    await writer.abort();
+    await reading;
+    assert.equal(await getBlobMeta(kv, "gone.mp3"), null);
+    assert.equal(await keysUnder(kv, []), 0);
+    await assert.rejects(writer.append(pattern(1)), /aborted/);
+  }));
+
+Deno.test("a growing blob: a name in use is refused, a bad name is a 400", () =>
+  withKv(async (kv) => {
+    await putBlob(kv, "taken.mp3", pattern(5), { kind: "chat" });
+    await assert.rejects(
+      openBlobWriter(kv, "taken.mp3", { kind: "chat" }),
+      (err) => err instanceof AppError && err.status === 409,
+    );
+    await assert.rejects(
+      openBlobWriter(kv, "../x.mp3", { kind: "chat" }),
+      (err) => err instanceof AppError && err.status === 400,
+    );
+    assert.deepEqual(await readBlob(kv, "taken.mp3"), pattern(5));
+  }));
+
+Deno.test("a growing blob nobody finishes: readers end with what is there", () =>
+  withKv(async (kv) => {
+    const writer = await openBlobWriter(kv, "stuck.mp3", { kind: "chat" });
+    const bytes = pattern(100);
+    await writer.append(bytes);
+    const meta = (await getBlobMeta(kv, "stuck.mp3"))!;
+
+    // A reader waits at most its bound, then ends.
+    const bounded = blobResponse(kv, meta, null, { maxWaitMs: 50 });
+    assert.deepEqual(new Uint8Array(await bounded.arrayBuffer()), bytes);
+
+    // A writer that crashed long ago: served as complete, as it is.
+    const abandoned = {
+      ...meta,
+      updatedAt: Date.now() - ABANDONED_AFTER_MS - 1,
+    };
+    await kv.set(["blob_meta", "stuck.mp3"], abandoned);
+    const res = blobResponse(kv, abandoned, null);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-length"), "100");
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes);
+  }));
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
