@@ -223,6 +223,14 @@ async function serve(args: string[]): Promise<void> {
   const { help: _, ...flags } = values;
   const config = configFrom(flags);
   const server = await startServer(config);
+  // Listening for signals before saying so: a supervisor may stop us at once.
+  const stop = async () => {
+    await server.close();
+    console.log("Babble has shut down");
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
   console.log(`Babble is serving on ${server.url}`);
   if (!config.adminToken) {
     // Printed here, not logged: the token must not reach a log collector.
@@ -241,13 +249,6 @@ async function serve(args: string[]): Promise<void> {
       );
     }
   }
-  const stop = async () => {
-    await server.close();
-    console.log("Babble has shut down");
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
 }
 
 /**

@@ -75,6 +75,30 @@ export function parseCommand<O extends ParseArgsOptionsConfig>(
   }
 }
 
+/**
+ * Parses a command that takes exactly one argument (a file or folder) and
+ * the common flags; prints the usage and returns null for --help.
+ */
+export function parseOneArgument(
+  args: string[],
+  { usage, missing }: { usage: string; missing: string },
+): { argument: string; kv?: string } | null {
+  const { values, positionals } = parseCommand(args, {}, {
+    usage,
+    positionals: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return null;
+  }
+  const [argument, ...extra] = positionals;
+  if (!argument) throw new UsageError(missing, usage);
+  if (extra.length) {
+    throw new UsageError(`unexpected argument "${extra[0]}"`, usage);
+  }
+  return { argument, kv: values.kv };
+}
+
 /** parseArgs options for every server setting (`--port`, `--kv`, …), all strings. */
 export function settingsOptions(): Record<string, { type: "string" }> {
   return Object.fromEntries(

@@ -2,9 +2,8 @@ import { dumpKv } from "../../domain/store/backup.ts";
 import {
   type Command,
   configFrom,
-  parseCommand,
+  parseOneArgument,
   storeExists,
-  UsageError,
   withKv,
 } from "./_args.ts";
 
@@ -20,20 +19,13 @@ export const backup: Command = {
   name: "backup",
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseCommand(args, {}, {
+    const parsed = parseOneArgument(args, {
       usage: USAGE,
-      positionals: true,
+      missing: "backup needs a file to write",
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const [file, ...extra] = positionals;
-    if (!file) throw new UsageError("backup needs a file to write", USAGE);
-    if (extra.length) {
-      throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
-    }
-    const { kv } = configFrom({ kv: values.kv });
+    if (!parsed) return 0;
+    const { argument: file, kv: kvFlag } = parsed;
+    const { kv } = configFrom({ kv: kvFlag });
     if (!(await storeExists(kv))) {
       throw new Error(`there is no store at ${kv} (check --kv / BABBLE_KV)`);
     }

@@ -8,9 +8,8 @@ import {
 import {
   type Command,
   configFrom,
-  parseCommand,
+  parseOneArgument,
   progress,
-  UsageError,
   withKv,
 } from "./_args.ts";
 
@@ -79,20 +78,13 @@ export const contentImport: Command = {
   name: "content import",
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseCommand(args, {}, {
+    const parsed = parseOneArgument(args, {
       usage: USAGE,
-      positionals: true,
+      missing: "content import needs a folder",
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const [folder, ...extra] = positionals;
-    if (!folder) throw new UsageError("content import needs a folder", USAGE);
-    if (extra.length) {
-      throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
-    }
-    const { kv } = configFrom({ kv: values.kv });
+    if (!parsed) return 0;
+    const { argument: folder, kv: kvFlag } = parsed;
+    const { kv } = configFrom({ kv: kvFlag });
     const entries = await entriesOf(folder);
     if (entries.length === 0) {
       throw new Error(`no audio files or manifest.json in ${folder}`);

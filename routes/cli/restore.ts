@@ -4,9 +4,8 @@ import {
   type Command,
   configFrom,
   isStoreFile,
-  parseCommand,
+  parseOneArgument,
   storeExists,
-  UsageError,
   withKv,
 } from "./_args.ts";
 
@@ -44,19 +43,12 @@ export const restore: Command = {
   name: "restore",
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseCommand(args, {}, {
+    const parsed = parseOneArgument(args, {
       usage: USAGE,
-      positionals: true,
+      missing: "restore needs a backup file",
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const [file, ...extra] = positionals;
-    if (!file) throw new UsageError("restore needs a backup file", USAGE);
-    if (extra.length) {
-      throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
-    }
+    if (!parsed) return 0;
+    const { argument: file, kv: kvFlag } = parsed;
     // A missing backup is reported before any store is opened or created.
     try {
       await Deno.stat(file);
@@ -66,7 +58,7 @@ export const restore: Command = {
       }
       throw err;
     }
-    const { kv } = configFrom({ kv: values.kv });
+    const { kv } = configFrom({ kv: kvFlag });
     const fresh = isStoreFile(kv) && !(await storeExists(kv));
     const created = fresh ? await missingFolders(kv) : [];
     let n: number;
