@@ -6,6 +6,7 @@
 import {
   ApiError,
   confirmButton,
+  connectionPill,
   connectSocket,
   el,
   HoldToTalk,
@@ -174,21 +175,7 @@ function connect() {
 }
 
 function renderConn() {
-  const pill = $("conn");
-  const on = state.conn === "open";
-  pill.className = `pill ${
-    on ? "ok" : state.conn === "refused" ? "bad" : "warn"
-  }`;
-  pill.replaceChildren(
-    el("span", { className: "dot", "aria-hidden": "true" }),
-    t(
-      on
-        ? "common.online"
-        : state.conn === "refused"
-        ? "common.refused"
-        : "common.connecting",
-    ),
-  );
+  connectionPill($("conn"), state.conn);
 }
 
 function onFrame(frame) {

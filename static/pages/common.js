@@ -624,3 +624,19 @@ export function confirmButton(button, armedKey, action) {
     await action();
   });
 }
+
+/** Shows a socket's state ("open", "refused", else connecting) in a pill. */
+export function connectionPill(pill, conn) {
+  const on = conn === "open";
+  pill.className = `pill ${on ? "ok" : conn === "refused" ? "bad" : "warn"}`;
+  pill.replaceChildren(
+    el("span", { className: "dot", "aria-hidden": "true" }),
+    t(
+      on
+        ? "common.online"
+        : conn === "refused"
+        ? "common.refused"
+        : "common.connecting",
+    ),
+  );
+}
