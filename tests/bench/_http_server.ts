@@ -7,10 +7,10 @@
  *   256 KiB music blob, and the targets of `add_req`. The add_req rate
  *   limit (30/min per caller) is lifted in this process only, so the load
  *   measures the route's work, not its 429.
- * - `bare <file>`: a bare `Deno.serve` answering every request with the
- *   bytes, status and content type in `<file>` (JSON: {body, type, status}).
- * - `hono <file>`: a plain Hono app doing what a smart-toy route does
- *   (Bearer lookup in a Map, JSON body, zod, JSON reply) with those bytes.
+ * - `bare <file>`: a bare `Deno.serve` answering each path (with its query)
+ *   with the canned reply `<file>` holds for it (JSON: path -> CannedReply).
+ * - `hono <file> <tokens>`: a plain Hono app doing what a smart-toy route
+ *   does (Bearer lookup in a Map, JSON body, zod, reply) with those bytes.
  *
  * SIGTERM ends it.
  */
@@ -37,9 +37,41 @@ export interface BabbleTarget {
 
 /** A canned reply of the reference servers. */
 export interface CannedReply {
+  /** The body, base64. */
   body: string;
   type: string;
   status: number;
+  /** Extra headers (Content-Range of a 206). */
+  headers?: Record<string, string>;
+}
+
+/** Canned replies by path and query. */
+export type CannedReplies = Record<string, CannedReply>;
+
+/** Responses made from canned replies, by path and query. */
+async function loadCanned(file: string) {
+  const replies: CannedReplies = JSON.parse(await Deno.readTextFile(file));
+  const out = new Map<
+    string,
+    {
+      bytes: Uint8Array<ArrayBuffer>;
+      status: number;
+      headers: Record<string, string>;
+    }
+  >();
+  for (const [path, r] of Object.entries(replies)) {
+    out.set(path, {
+      bytes: Uint8Array.from(atob(r.body), (ch) => ch.charCodeAt(0)),
+      status: r.status,
+      headers: { "content-type": r.type, ...r.headers },
+    });
+  }
+  return out;
+}
+
+function pathOf(url: string): string {
+  const at = url.indexOf("/", url.indexOf("//") + 2);
+  return url.slice(at);
 }
 
 const MUSIC_BYTES = 256 * 1024;
@@ -85,16 +117,14 @@ async function serveBabble(kvPath: string, friends: number) {
 }
 
 async function serveBare(file: string) {
-  const reply: CannedReply = JSON.parse(await Deno.readTextFile(file));
-  const bytes = new TextEncoder().encode(reply.body);
+  const canned = await loadCanned(file);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async function bare(req) {
-      if (req.body) await req.arrayBuffer();
-      return new Response(bytes, {
-        status: reply.status,
-        headers: { "content-type": reply.type },
-      });
+      if (req.method === "POST") await req.arrayBuffer();
+      const reply = canned.get(pathOf(req.url));
+      if (!reply) return new Response("no such path", { status: 404 });
+      return new Response(reply.bytes, reply);
     },
   );
   const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
@@ -106,9 +136,10 @@ async function serveBare(file: string) {
 async function serveHono(file: string, token: string) {
   const { Hono } = await import("hono");
   const { z } = await import("zod");
-  const reply: CannedReply = JSON.parse(await Deno.readTextFile(file));
-  const bytes = new TextEncoder().encode(reply.body);
-  const sessions = new Map([[token, { kind: "user", id: "x" }]]);
+  const canned = await loadCanned(file);
+  const sessions = new Map(
+    token.split(",").map((t) => [t, { kind: "user", id: "x" }]),
+  );
   const schema = z.object({
     _id: z.string().regex(/^[0-9a-f]{24}$/).optional(),
     req_user: z.string().regex(/^[0-9a-f]{24}$/).optional(),
@@ -116,14 +147,20 @@ async function serveHono(file: string, token: string) {
   });
   const app = new Hono();
   app.all("*", async function reference(c) {
-    const auth = c.req.header("authorization") ?? "";
-    const who = sessions.get(auth.slice(7));
-    if (!who) return c.json({ code: 401, msg: "sign in", data: {} }, 401);
     if (c.req.method === "POST") {
+      const auth = c.req.header("authorization") ?? "";
+      const who = sessions.get(auth.slice(7));
+      if (!who) return c.json({ code: 401, msg: "sign in", data: {} }, 401);
       const parsed = schema.safeParse(await c.req.json());
       if (!parsed.success) return c.json({ code: 400, msg: "bad" }, 400);
     }
-    return c.body(bytes, reply.status as 200, { "content-type": reply.type });
+    const reply = canned.get(pathOf(c.req.url));
+    if (!reply) return c.text("no such path", 404);
+    return c.body(
+      reply.bytes,
+      reply.status as 200,
+      reply.headers,
+    );
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },

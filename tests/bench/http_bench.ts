@@ -1,301 +1,432 @@
 /**
- * Benchmark of the smart-toy HTTP path: `POST /friend_list` for a parent
- * with 50 friends, against a bare `Deno.serve` hello-world measured in the
- * same run, both on 127.0.0.1 and loaded from a separate process (this
- * file, run as `http_bench.ts load <json>`). Goal: Babble ≥ 50% of hello.
+ * The smart-toy HTTP path under `wrk` (issue 14): `friend_list` (a parent
+ * with 50 friends), `add_req` (a write: each request a new pair of toys)
+ * and `get_music` (a 64 KiB Range of a 256 KiB file), each against
  *
- * Run alone: `deno run -A tests/bench/http_bench.ts`.
+ * - a bare `Deno.serve` returning the same reply bytes (status, type), and
+ * - a plain Hono app doing the same auth + zod pattern with those bytes,
+ *
+ * every server in its own process pinned to core 0 (`taskset -c 0`) and
+ * wrk pinned to core 1, measured back to back in alternating rounds (the
+ * machine is shared, so each round's ratio is taken between neighbours
+ * and the median round is the headline). `friend_list` also at 10 / 100 /
+ * 1,000 friends. Goal: Babble ≥ 0.5 of bare on each route.
+ *
+ * Run alone: `deno task bench friend_list`.
  */
 
-const FRIENDS = 50;
+import type { BabbleTarget, CannedReplies } from "./_http_server.ts";
+
 const GOAL = 0.5;
+const HEADLINE_FRIENDS = 50;
+const FRIEND_SIZES = [10, 100, 1_000];
+/** The server whose toys the add_req load pairs up (each pair once). */
+const ADD_REQ_FRIENDS = 1_000;
+const MUSIC_RANGE = "bytes=65536-131071";
 
-/** What one load run is told (passed as JSON on the command line). */
-interface LoadSpec {
-  url: string;
-  body: string;
-  headers: Record<string, string>;
-  /** Concurrent keep-alive request loops. */
-  connections: number;
-  warmupSeconds: number;
-  seconds: number;
+const SERVER = new URL("./_http_server.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** Options of `benchHttp`. */
+export interface HttpBenchOptions {
+  seconds?: number;
+  connections?: number;
+  rounds?: number;
 }
 
-/** What one load run reports. */
-interface LoadResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  /** Bytes of the last good reply body: a check the right thing was served. */
-  reply_bytes: number;
-}
+/** A server process of the bench, pinned to a core when taskset exists. */
+class ServerProcess {
+  readonly #proc: Deno.ChildProcess;
+  readonly ready: Promise<Record<string, unknown>>;
 
-/** Upper bound on requests per loop, so a loop ends even if the clock stalls. */
-const MAX_PER_LOOP = 5_000_000;
-/** Latency samples kept (the first ones of the measured window). */
-const MAX_SAMPLES = 200_000;
-
-/**
- * The load generator: `connections` loops, each sending the request again
- * as soon as the previous reply was read, first for the warm-up, then for
- * the measured window. Runs in its own process.
- */
-async function generateLoad(spec: LoadSpec): Promise<LoadResult> {
-  const latencies = new Float64Array(MAX_SAMPLES);
-  let samples = 0;
-  let requests = 0;
-  let errors = 0;
-  let replyBytes = 0;
-  let measuring = false;
-  const warmupEnd = performance.now() + spec.warmupSeconds * 1000;
-  const end = warmupEnd + spec.seconds * 1000;
-
-  async function loop(): Promise<void> {
-    for (let i = 0; i < MAX_PER_LOOP; i++) {
-      const started = performance.now();
-      if (started >= end) return;
-      try {
-        const res = await fetch(spec.url, {
-          method: "POST",
-          headers: spec.headers,
-          body: spec.body,
-        });
-        const bytes = await res.arrayBuffer();
-        if (!measuring) continue;
-        if (res.status === 200) {
-          requests++;
-          replyBytes = bytes.byteLength;
-          if (samples < MAX_SAMPLES) {
-            latencies[samples++] = performance.now() - started;
-          }
-        } else {
-          errors++;
-        }
-      } catch {
-        if (measuring) errors++;
+  constructor(args: string[], pin: boolean) {
+    const deno = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      SERVER,
+      ...args,
+    ];
+    const [cmd, ...rest] = pin ? ["taskset", "-c", "0", ...deno] : deno;
+    this.#proc = new Deno.Command(cmd, {
+      args: rest,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const stdout = this.#proc.stdout;
+    this.ready = (async () => {
+      let text = "";
+      for await (
+        const chunk of stdout.pipeThrough(new TextDecoderStream())
+      ) {
+        text += chunk;
+        const line = text.split("\n").find((l) => l.startsWith("READY "));
+        if (line) return JSON.parse(line.slice(6));
       }
-    }
+      throw new Error(`${args[0]} server exited before READY`);
+    })();
   }
 
-  const loops = Array.from({ length: spec.connections }, loop);
-  await new Promise((resolve) =>
-    setTimeout(resolve, Math.max(0, warmupEnd - performance.now()))
-  );
-  measuring = true;
-  const measuredFrom = performance.now();
-  await Promise.all(loops);
-  const seconds = (performance.now() - measuredFrom) / 1000;
-  const sorted = latencies.subarray(0, samples).sort();
-  const pick = (p: number) =>
-    samples ? round(sorted[Math.min(samples - 1, Math.floor(p * samples))]) : 0;
-  return {
-    requests,
-    errors,
-    seconds: round(seconds),
-    rps: Math.round(requests / seconds),
-    p50_ms: pick(0.5),
-    p99_ms: pick(0.99),
-    reply_bytes: replyBytes,
-  };
+  async stop(): Promise<void> {
+    try {
+      this.#proc.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await this.#proc.status;
+    await this.#proc.stdout.cancel().catch(() => {});
+  }
 }
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
+/** One request shape for wrk. */
+interface Load {
+  path: string;
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: string;
+  /** A Lua `request()` of its own (a body per request), if any. */
+  script?: string;
 }
 
-/** Runs the load generator in a child process and reads its JSON report. */
-async function loadFromChild(spec: LoadSpec): Promise<LoadResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      import.meta.filename!,
-      "load",
-      JSON.stringify(spec),
-    ],
-    stdin: "null",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`load generator failed: ${text}`);
-  return JSON.parse(text);
+/** What one wrk run reports. */
+interface WrkResult {
+  rps: number;
+  /** Replies that were not 2xx/3xx (should be 0). */
+  non2xx: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
 }
 
-/**
- * The same load from wrk (Debian's `wrk`), when installed: a far lighter
- * client than fetch, so it shows the server's own ceiling. Null without wrk.
- */
-async function loadFromWrk(
-  spec: LoadSpec,
-): Promise<{ rps: number } | null> {
+async function commandExists(name: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${name}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+function luaString(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** Runs wrk (pinned to core 1 when `pin`) against `base` + `load.path`. */
+async function wrk(
+  base: string,
+  given: Load,
+  { seconds, connections, pin }: {
+    seconds: number;
+    connections: number;
+    pin: boolean;
+  },
+): Promise<WrkResult> {
+  const load = given.script?.startsWith("ROW = 1")
+    ? {
+      ...given,
+      script: given.script.replace(
+        "ROW = 1",
+        `ROW = ${1 + ADD_REQ_ROWS_PER_RUN * addReqRuns++}`,
+      ),
+    }
+    : given;
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   try {
     const lines = [
-      `wrk.method = "${spec.body ? "POST" : "GET"}"`,
-      ...(spec.body ? [`wrk.body = ${JSON.stringify(spec.body)}`] : []),
-      ...Object.entries(spec.headers ?? {}).map(([k, v]) =>
-        `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`
+      `wrk.method = ${luaString(load.method)}`,
+      ...(load.body ? [`wrk.body = ${luaString(load.body)}`] : []),
+      ...Object.entries(load.headers).map(([k, v]) =>
+        `wrk.headers[${luaString(k)}] = ${luaString(v)}`
       ),
+      load.script ?? "",
+      `done = function(summary, latency, requests)
+  io.write(string.format("P50 %f\\nP99 %f\\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end`,
     ];
     await Deno.writeTextFile(script, lines.join("\n") + "\n");
-    const out = await new Deno.Command("wrk", {
-      args: [
-        "-t1",
-        `-c${spec.connections}`,
-        `-d${spec.seconds}s`,
-        "-s",
-        script,
-        spec.url,
-      ],
+    const args = [
+      "-t1",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "-s",
+      script,
+      base + load.path,
+    ];
+    const [cmd, ...rest] = pin
+      ? ["taskset", "-c", "1", "wrk", ...args]
+      : ["wrk", ...args];
+    const out = await new Deno.Command(cmd, {
+      args: rest,
       stdin: "null",
-      stderr: "null",
+      stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(out.stdout);
-    const match = /Requests\/sec:\s+([\d.]+)/.exec(text);
-    return match ? { rps: Math.round(Number(match[1])) } : null;
-  } catch {
-    return null;
+    const num = (re: RegExp) => {
+      const m = re.exec(text);
+      return m ? Number(m[1]) : null;
+    };
+    const requests = num(/(\d+) requests in/) ?? 0;
+    const duration = num(/requests in ([\d.]+)s/) ?? seconds;
+    const non2xx = num(/Non-2xx or 3xx responses: (\d+)/) ?? 0;
+    const round2 = (v: number | null) =>
+      v === null ? null : Math.round(v * 100) / 100;
+    return {
+      rps: Math.round((requests - non2xx) / duration),
+      non2xx,
+      p50Ms: round2(num(/P50 ([\d.]+)/)),
+      p99Ms: round2(num(/P99 ([\d.]+)/)),
+    };
   } finally {
     await Deno.remove(script);
   }
 }
 
-/** Options of `benchFriendList`. */
-export interface HttpBenchOptions {
-  seconds?: number;
-  warmupSeconds?: number;
-  connections?: number;
-  /** Alternating rounds (hello, Babble); the best of each is reported. */
-  rounds?: number;
+function median(values: number[]): number {
+  const s = values.toSorted((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+function ratio(a: number, b: number): number {
+  return b > 0 ? Math.round(a / b * 100) / 100 : 0;
+}
+
+async function replyOf(url: string, load: Load): Promise<{
+  bytes: Uint8Array;
+  status: number;
+  type: string;
+  headers: Record<string, string>;
+}> {
+  const res = await fetch(url + load.path, {
+    method: load.method,
+    headers: load.headers,
+    body: load.body,
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const range = res.headers.get("content-range");
+  return {
+    bytes,
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    headers: range ? { "content-range": range } : {},
+  };
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function friendListLoad(t: BabbleTarget): Load {
+  return {
+    path: "/friend_list",
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${t.token}`,
+    },
+    body: JSON.stringify({ _id: t.userId }),
+  };
+}
+
+/** Rows of toy pairs (toy i → every other toy) each add_req run may use. */
+const ADD_REQ_ROWS_PER_RUN = 40;
+let addReqRuns = 0;
+
+/**
+ * Each request asks for a new pair of the parent's toys (toy i → toy j),
+ * each wrk run starting on rows no earlier run used (a pair can be asked
+ * once: a second request would be a 409).
+ */
+function addReqLoad(t: BabbleTarget): Load {
+  const toys = t.toyIds.map(luaString).join(",");
+  return {
+    path: "/add_req",
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${t.token}`,
+    },
+    body: JSON.stringify({ req_user: t.toyIds[0], add_user: t.toyIds[1] }),
+    script: `ROW = 1
+local toys = {${toys}}
+local i, j = ROW, 1
+request = function()
+  j = j + 1
+  if j > #toys then i = i + 1; j = 1 end
+  if i > #toys then i = 1 end
+  if j == i then j = j + 1 end
+  if j > #toys then i = i + 1; j = 1 end
+  local body = '{"req_user":"' .. toys[i] .. '","add_user":"' .. toys[j] .. '"}'
+  return wrk.format(nil, nil, nil, body)
+end`,
+  };
+}
+
+function musicLoad(t: BabbleTarget): Load {
+  return {
+    path: `/get_music/${t.music}`,
+    method: "GET",
+    headers: { range: MUSIC_RANGE },
+  };
 }
 
 /**
- * Measures `POST /friend_list` (a parent with 50 friends, file KV, one
- * transcode worker) and a bare hello-world, each loaded from a separate
- * process over keep-alive connections. Returns requests/s and the ratio.
+ * Measures every route against its references; returns requests/s, the
+ * ratios, the rounds and friend_list at each size.
  */
-export async function benchFriendList(
-  { seconds = 5, warmupSeconds = 1, connections = 32, rounds = 2 }:
-    HttpBenchOptions = {},
+export async function benchHttp(
+  { seconds = 4, connections = 32, rounds = 3 }: HttpBenchOptions = {},
 ): Promise<Record<string, unknown>> {
-  // Imported here, not at the top: the load generator child runs this file
-  // with only --allow-net and must not load the server.
-  const { testConfig } = await import("../../domain/platform/config.ts");
-  const { createAppSession, registerUser } = await import(
-    "../../domain/smart_toy/accounts.ts"
-  );
-  const { mintDevices } = await import("../../domain/smart_toy/devices.ts");
-  const { bindToy } = await import("../../domain/smart_toy/toys.ts");
-  const { startServer } = await import("../../main.ts");
-  const dir = await Deno.makeTempDir({ prefix: "babble-bench-" });
-  const hello = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => new Response("Hello, world!"),
-  );
-  const babble = await startServer(
-    testConfig({ kv: `${dir}/babble.kv`, transcodeWorkers: 1 }),
-    { quiet: true },
-  );
+  if (!(await commandExists("wrk"))) {
+    return { error: "wrk not installed (apt-get install wrk) — skipped" };
+  }
+  const pin = await commandExists("taskset");
+  const dir = await Deno.makeTempDir({ prefix: "babble-http-bench-" });
+  const servers: ServerProcess[] = [];
+  const start = async (args: string[]) => {
+    const server = new ServerProcess(args, pin);
+    servers.push(server);
+    return await server.ready;
+  };
   try {
-    const user = await registerUser(babble.kv, {
-      username: "bench_parent",
-      password: "bench-password",
-    });
-    const token = await createAppSession(babble.kv, {
-      kind: "user",
-      id: user._id,
-    });
-    const keys = await mintDevices(babble.kv, FRIENDS);
-    for (const [i, deviceKey] of keys.entries()) {
-      await bindToy(babble.kv, {
-        userId: user._id,
-        deviceKey,
-        toyName: `Toy ${i}`,
-        babyName: `Child ${i}`,
-        remark: "Dad",
-      });
-    }
-    const body = JSON.stringify({ _id: user._id });
-    const headers = {
-      "content-type": "application/json",
-      authorization: `Bearer ${token}`,
-    };
-    const check = await fetch(`${babble.url}/friend_list`, {
-      method: "POST",
-      headers,
-      body,
-    });
-    const friends = (await check.json()).data?.length;
-    if (friends !== FRIENDS) {
-      throw new Error(
-        `friend_list returned ${friends} friends, not ${FRIENDS}`,
+    const sizes = [...new Set([HEADLINE_FRIENDS, ...FRIEND_SIZES])];
+    const babble = new Map<number, BabbleTarget>();
+    for (const n of sizes) {
+      babble.set(
+        n,
+        await start([
+          "babble",
+          `${dir}/babble_${n}.kv`,
+          String(n),
+        ]) as unknown as BabbleTarget,
       );
+    }
+    const head = babble.get(HEADLINE_FRIENDS)!;
+    const writer = babble.get(ADD_REQ_FRIENDS)!;
+    const routes: { name: string; target: BabbleTarget; load: Load }[] = [
+      { name: "friend_list", target: head, load: friendListLoad(head) },
+      { name: "add_req", target: writer, load: addReqLoad(writer) },
+      { name: "get_music", target: head, load: musicLoad(head) },
+    ];
+    // The references serve Babble's own reply bytes for each path.
+    const canned: CannedReplies = {};
+    const check: Record<string, unknown> = {};
+    for (const { name, target, load } of routes) {
+      const reply = await replyOf(target.url, load);
+      check[name] = { status: reply.status, bytes: reply.bytes.length };
+      canned[load.path] = {
+        body: base64(reply.bytes),
+        type: reply.type,
+        status: reply.status,
+        headers: reply.headers,
+      };
+    }
+    const sizeLoads = FRIEND_SIZES.map((n) => {
+      const load = friendListLoad(babble.get(n)!);
+      return { n, load, refPath: `/friend_list?friends=${n}` };
+    });
+    for (const { n, load, refPath } of sizeLoads) {
+      const reply = await replyOf(babble.get(n)!.url, load);
+      canned[refPath] = {
+        body: base64(reply.bytes),
+        type: reply.type,
+        status: reply.status,
+      };
+    }
+    const cannedFile = `${dir}/canned.json`;
+    await Deno.writeTextFile(cannedFile, JSON.stringify(canned));
+    const bare = (await start(["bare", cannedFile])).url as string;
+    const hono = (await start([
+      "hono",
+      cannedFile,
+      `${head.token},${writer.token}`,
+    ])).url as string;
+    const opts = { seconds, connections, pin };
+
+    // Warm every server's code paths before anything is measured.
+    for (const { target, load } of routes) {
+      await wrk(target.url, load, { ...opts, seconds: 1 });
+      await wrk(bare, load, { ...opts, seconds: 1 });
+      await wrk(hono, load, { ...opts, seconds: 1 });
     }
 
-    const helloUrl = `http://127.0.0.1:${(hello.addr as Deno.NetAddr).port}/`;
-    const spec = { body, headers, connections, warmupSeconds, seconds };
-    const helloRuns: LoadResult[] = [];
-    const babbleRuns: LoadResult[] = [];
-    for (let round = 0; round < rounds; round++) {
-      helloRuns.push(await loadFromChild({ ...spec, url: helloUrl }));
-      babbleRuns.push(
-        await loadFromChild({ ...spec, url: `${babble.url}/friend_list` }),
-      );
+    const results: Record<string, unknown> = {};
+    for (const { name, target, load } of routes) {
+      const rows = [];
+      for (let round = 0; round < rounds; round++) {
+        const b = await wrk(target.url, load, opts);
+        const bareRun = await wrk(bare, load, opts);
+        const honoRun = await wrk(hono, load, opts);
+        rows.push({
+          babble: b,
+          bare: bareRun,
+          hono: honoRun,
+          ratio: ratio(b.rps, bareRun.rps),
+          honoRatio: ratio(honoRun.rps, bareRun.rps),
+        });
+      }
+      const headline = median(rows.map((r) => r.ratio));
+      results[name] = {
+        babbleRps: median(rows.map((r) => r.babble.rps)),
+        bareRps: median(rows.map((r) => r.bare.rps)),
+        honoRps: median(rows.map((r) => r.hono.rps)),
+        ratio: headline,
+        honoRatio: median(rows.map((r) => r.honoRatio)),
+        babbleNon2xx: rows.reduce((s, r) => s + r.babble.non2xx, 0),
+        reply: check[name],
+        rounds: rows,
+        goal: `≥ ${GOAL} of bare`,
+        pass: headline >= GOAL,
+      };
     }
-    const helloWrk = await loadFromWrk({
-      ...spec,
-      url: helloUrl,
-      body: "",
-      headers: {},
+
+    const friendListBySize = [];
+    for (const { n, load, refPath } of sizeLoads) {
+      const b = await wrk(babble.get(n)!.url, load, opts);
+      const r = await wrk(bare, { ...load, path: refPath }, opts);
+      friendListBySize.push({
+        friends: n,
+        babbleRps: b.rps,
+        bareRps: r.rps,
+        ratio: ratio(b.rps, r.rps),
+        babbleP99Ms: b.p99Ms,
+      });
+    }
+    friendListBySize.push({
+      friends: HEADLINE_FRIENDS,
+      babbleRps: (results.friend_list as { babbleRps: number }).babbleRps,
+      bareRps: (results.friend_list as { bareRps: number }).bareRps,
+      ratio: (results.friend_list as { ratio: number }).ratio,
+      babbleP99Ms: null,
     });
-    const babbleWrk = await loadFromWrk({
-      ...spec,
-      url: `${babble.url}/friend_list`,
-    });
-    const best = (runs: LoadResult[]) =>
-      runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const friendList = best(babbleRuns);
-    const helloBest = best(helloRuns);
-    const ratio = round(friendList.rps / helloBest.rps);
+    friendListBySize.sort((a, b) => a.friends - b.friends);
     return {
-      friend_list_rps: friendList.rps,
-      hello_rps: helloBest.rps,
-      ratio,
-      goal: GOAL,
-      met: ratio >= GOAL,
-      friends: FRIENDS,
-      connections,
-      seconds,
-      rounds,
-      friend_list: friendList,
-      hello: helloBest,
-      friend_list_rounds_rps: babbleRuns.map((r) => r.rps),
-      hello_rounds_rps: helloRuns.map((r) => r.rps),
-      cores: navigator.hardwareConcurrency,
-      wrk: helloWrk && babbleWrk
-        ? {
-          note: "same requests from wrk: the server's own ceiling",
-          friend_list_rps: babbleWrk.rps,
-          hello_rps: helloWrk.rps,
-          ratio: round(babbleWrk.rps / helloWrk.rps),
-        }
-        : "wrk not installed (apt-get install wrk) — skipped",
+      what: `wrk -t1 -c${connections} -d${seconds}s, ${rounds} alternating ` +
+        `rounds (Babble, bare, Hono); ${
+          pin ? "servers on core 0, wrk on core 1" : "unpinned (no taskset)"
+        }; rps counts 2xx/3xx replies only; headline = median round. ` +
+        `add_req: each request a new pair of the parent's ${ADD_REQ_FRIENDS} ` +
+        `toys, its 30/min rate limit lifted in the bench process; get_music: ` +
+        `${MUSIC_RANGE} of a 256 KiB file`,
+      ...results,
+      friendListBySize,
     };
   } finally {
-    await babble.close();
-    await hello.shutdown();
+    for (const s of servers) await s.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 if (import.meta.main) {
-  if (Deno.args[0] === "load") {
-    const result = await generateLoad(JSON.parse(Deno.args[1]));
-    console.log(JSON.stringify(result));
-  } else {
-    console.log(JSON.stringify(await benchFriendList(), null, 2));
-  }
+  console.log(JSON.stringify(await benchHttp(), null, 2));
 }

@@ -1,23 +1,36 @@
 /**
- * `deno task bench`: runs every benchmark and writes one JSON report to
- * tests/bench/report.json (and prints it). Figures, not assertions: each
- * section carries its goal and whether this run met it.
+ * `deno task bench [section...]`: runs the benchmarks (all, or the named
+ * sections) and writes tests/bench/report.json (and prints it) plus a
+ * short Markdown summary of the "how cost grows" tables beside it,
+ * tests/bench/report.md. Figures, not assertions: each section carries
+ * its goal and whether this run met it.
+ *
+ * Sections: http (alias friend_list), realtime (relay, idle sockets,
+ * voice), durable, catchup, transcode, ai, emotion.
  */
-import { benchFriendList } from "./http_bench.ts";
+import { benchHttp } from "./http_bench.ts";
 import { benchRealtime } from "./realtime_bench.ts";
+import { benchDurable } from "./durable_bench.ts";
+import { benchCatchup } from "./catchup_bench.ts";
 import { benchTranscode } from "./transcode_bench.ts";
 import { aiBench } from "./ai_bench.ts";
 import { emotionBench } from "./emotion_bench.ts";
+import { summaryMarkdown } from "./_summary.ts";
 
 const sections: [string, () => Promise<Record<string, unknown>>][] = [
-  ["friend_list", benchFriendList],
+  ["http", () => benchHttp()],
   ["realtime", benchRealtime],
+  ["durable", benchDurable],
+  ["catchup", benchCatchup],
   ["transcode", benchTranscode],
   ["ai", aiBench],
   ["emotion", emotionBench],
 ];
+const ALIASES: Record<string, string> = { friend_list: "http" };
 
-const only = Deno.args.length ? new Set(Deno.args) : null;
+const only = Deno.args.length
+  ? new Set(Deno.args.map((a) => ALIASES[a] ?? a))
+  : null;
 const report: Record<string, unknown> = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
@@ -40,5 +53,7 @@ for (const [name, run] of sections) {
 }
 const out = new URL("./report.json", import.meta.url);
 await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
+const md = new URL("./report.md", import.meta.url);
+await Deno.writeTextFile(md, summaryMarkdown(report));
 console.log(JSON.stringify(report, null, 2));
-console.error(`bench: report written to ${out.pathname}`);
+console.error(`bench: report written to ${out.pathname} and ${md.pathname}`);

@@ -1,8 +1,8 @@
 /**
  * Benchmark of realtime delivery (issue 4): socket relay throughput against
- * a bare `Deno.upgradeWebSocket` relay, durable message throughput on a
- * local KV file, the memory of 10,000 idle authenticated sockets, and the
- * latency of a 10 s voice message from upload to the recipient's socket.
+ * a bare `Deno.upgradeWebSocket` relay, the memory of idle authenticated
+ * sockets, and the latency of a 10 s voice message from upload to the
+ * recipient's socket. (Durable writes: durable_bench.ts.)
  *
  * Servers and the load generator each run in their own process on
  * 127.0.0.1 (`_babble_server.ts`, `_bare_relay.ts`, `_ws_load.ts`), so a
@@ -17,40 +17,45 @@ import {
   registerUser,
 } from "../../domain/smart_toy/accounts.ts";
 import { mintDevices } from "../../domain/smart_toy/devices.ts";
-import { newId } from "../../domain/store/ids.ts";
 import { migrate } from "../../domain/store/kv.ts";
 import { SCHEMA_MIGRATIONS } from "../../domain/smart_toy/migrations.ts";
-import {
-  type Message,
-  MessageWriter,
-  readInbox,
-} from "../../domain/smart_toy/messages.ts";
 import { bindToy } from "../../domain/smart_toy/toys.ts";
 import type { IdleConfig, LoadConfig } from "./_ws_load.ts";
 
 const PAIRS = 100;
 const IDLE_SOCKETS = 10_000;
+/** Coarse at the bottom, ≤ 10 % apart from 30k up, so a ratio resolves. */
 const RELAY_RATES = [
-  2_000,
   5_000,
   10_000,
-  15_000,
   20_000,
   30_000,
-  40_000,
-  50_000,
+  33_000,
+  36_000,
+  39_000,
+  42_000,
+  45_000,
+  48_000,
+  52_000,
+  56_000,
   60_000,
+  64_000,
+  68_000,
+  72_000,
+  76_000,
   80_000,
+  85_000,
+  90_000,
+  95_000,
+  100_000,
 ];
+/** Relay pair counts of the "how cost grows" table. */
+const RELAY_SIZES = [100, 1_000];
+/** Idle socket counts of the "how cost grows" table. */
+const IDLE_SIZES = [1_000, 10_000];
 const RELAY_STEP_MS = 3_000;
 const RELAY_P99_GOAL_MS = 100;
-const RELAY_RATIO_GOAL = 0.5;
-const DURABLE_RATES = [1_000, 2_000, 5_000, 7_500, 10_000, 15_000, 20_000];
-const DURABLE_STEP_MS = 2_000;
-const DURABLE_P99_GOAL_MS = 50;
-const DURABLE_GOAL = 5_000;
-const DURABLE_RECIPIENTS = 1_000;
-const DURABLE_DISK_RUNS = 3;
+const RELAY_RATIO_GOAL = 0.8;
 const IDLE_KB_GOAL = 24;
 const VOICE_RUNS = 30;
 const VOICE_P50_GOAL_MS = 300;
@@ -60,14 +65,6 @@ const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const CLIP = new URL("../fixtures/speech10.amr", import.meta.url).pathname;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The `p`th percentile (nearest rank) of `samples`, to 0.1. */
-function percentile(samples: number[], p: number): number | null {
-  if (!samples.length) return null;
-  const sorted = samples.toSorted((a, b) => a - b);
-  const value = sorted[Math.max(0, Math.ceil(p / 100 * sorted.length) - 1)];
-  return Math.round(value * 10) / 10;
-}
 
 /** A script of this folder in its own Deno process, spoken to by lines. */
 class Child {
@@ -281,8 +278,34 @@ function toyPath(toy: { toyId: string; deviceKey: string }): string {
   return `/toy/${toy.toyId}?device_key=${toy.deviceKey}`;
 }
 
-/** Relay throughput, app → own toy over Babble vs the bare relay. */
+/** Relay throughput at each size of RELAY_SIZES; the goal is read at PAIRS. */
 async function benchRelay(dir: string, kvPath: string, store: Store) {
+  const bySize = [];
+  for (const pairs of RELAY_SIZES) {
+    bySize.push({ pairs, ...await relayAt(dir, kvPath, store, pairs) });
+  }
+  const headline = bySize.find((r) => r.pairs === PAIRS)!;
+  return {
+    ...headline,
+    bySize: bySize.map((r) => ({
+      pairs: r.pairs,
+      babbleMaxHeld: r.babble.maxHeldRate,
+      bareMaxHeld: r.bareRelay.maxHeldRate,
+      ratio: r.ratio,
+    })),
+  };
+}
+
+/**
+ * Relay throughput, app → toy over Babble vs the bare relay, with `pairs`
+ * pairs: toy i and its owner's app (users have several toys past PAIRS).
+ */
+async function relayAt(
+  dir: string,
+  kvPath: string,
+  store: Store,
+  pairs: number,
+) {
   const common = {
     mode: "relay" as const,
     rates: RELAY_RATES,
@@ -305,7 +328,7 @@ async function benchRelay(dir: string, kvPath: string, store: Store) {
   const bare = await run(
     "_bare_relay.ts",
     [],
-    store.families.map((_, i) => ({
+    Array.from({ length: pairs }, (_, i) => ({
       from: `/ws/a${i}`,
       to: `/ws/b${i}`,
       toUser: `b${i}`,
@@ -314,11 +337,14 @@ async function benchRelay(dir: string, kvPath: string, store: Store) {
   const babble = await run(
     "_babble_server.ts",
     [kvPath, "1"],
-    store.families.map((f) => ({
-      from: `/app/${f.userId}?token=${f.token}`,
-      to: toyPath(f),
-      toUser: f.toyId,
-    })),
+    store.toys.slice(0, pairs).map((toy, i) => {
+      const owner = store.families[i % PAIRS];
+      return {
+        from: `/app/${owner.userId}?token=${owner.token}`,
+        to: toyPath(toy),
+        toUser: toy.toyId,
+      };
+    }),
   );
   const ratio = (bare.maxHeldRate as number) > 0
     ? Math.round(
@@ -327,7 +353,7 @@ async function benchRelay(dir: string, kvPath: string, store: Store) {
     : null;
   return {
     what:
-      `${PAIRS} app→toy pairs; offered ${RELAY_RATES.join(", ")} msg/s for ` +
+      `${pairs} app→toy pairs; offered ${RELAY_RATES.join(", ")} msg/s for ` +
       `${RELAY_STEP_MS / 1000} s each; held = p99 ≤ ${RELAY_P99_GOAL_MS} ms, ` +
       `nothing lost, rate achieved`,
     babble,
@@ -414,7 +440,22 @@ async function benchIdle(dir: string, kvPath: string, store: Store) {
     store.toys.map((_, i) => toyPath(store.toys[i % PAIRS])),
   );
   const round = (n: number) => Math.round(n * 10) / 10;
+  const bySize = [];
+  for (const sockets of IDLE_SIZES) {
+    const run = sockets === IDLE_SOCKETS ? babble : await idleRun(
+      dir,
+      "_babble_server.ts",
+      [kvPath, "1"],
+      store.toys.slice(0, sockets).map(toyPath),
+    );
+    bySize.push({
+      sockets,
+      rssDeltaMiB: run.rssMiB.after - run.rssMiB.before,
+      kbPerSocket: run.kbPerSocket,
+    });
+  }
   return {
+    bySize,
     what:
       `${IDLE_SOCKETS} toy sockets authenticated by device key, held idle; ` +
       `server RSS delta / sockets (server in its own process, after GC)`,
@@ -461,207 +502,13 @@ async function benchVoice(dir: string, kvPath: string, store: Store) {
   }
 }
 
-/**
- * Durable messages straight through MessageWriter on a fresh KV file in
- * `dir`: offered rates step up; held = p99 commit latency ≤ 50 ms and every
- * acknowledged message present, gap-free, in its recipient's inbox. Steps
- * stop once the writer cannot keep up (rate not achieved or p50 over the
- * goal); a p99 miss alone does not stop them (disk stalls come and go).
- */
-async function durableRun(dir: string, recipientCount: number) {
-  const kv = await Deno.openKv(`${dir}/durable_${crypto.randomUUID()}.kv`);
-  try {
-    const writer = new MessageWriter(kv);
-    const recipients = Array.from({ length: recipientCount }, () => newId());
-    const senders = Array.from({ length: 50 }, () => newId());
-    const expected = new Map<string, number>();
-    let total = 0;
-
-    const offer = async (rate: number, ms: number) => {
-      const latencies: number[] = [];
-      const pending: Promise<Message | null>[] = [];
-      const started = performance.now();
-      let sent = 0;
-      for (;;) {
-        const elapsed = performance.now() - started;
-        if (elapsed >= ms) break;
-        const due = Math.floor(elapsed * rate / 1000);
-        while (sent < due) {
-          const to = recipients[Math.floor(Math.random() * recipients.length)];
-          const from = senders[sent % senders.length];
-          const t0 = performance.now();
-          pending.push(
-            writer.send({
-              chat_id: `chat_${from}_${to}`,
-              from_user: from,
-              to_user: to,
-              chat: `${newId()}.mp3`,
-              friend_type: "app",
-            }).then((m) => {
-              latencies.push(performance.now() - t0);
-              return m;
-            }, () => null),
-          );
-          sent++;
-        }
-        await sleep(1);
-      }
-      const offeredFor = (performance.now() - started) / 1000;
-      const done = await Promise.all(pending);
-      const failed = done.filter((m) => m === null).length;
-      for (const m of done) {
-        if (m) expected.set(m.to_user, (expected.get(m.to_user) ?? 0) + 1);
-      }
-      total += sent - failed;
-      return {
-        sent,
-        failed,
-        achievedRate: Math.round(sent / offeredFor),
-        latencies,
-      };
-    };
-
-    // Zero loss: every recipient's inbox holds exactly what it was sent.
-    const lost = async () => {
-      let missing = 0;
-      let inbox = 0;
-      for (const r of recipients) {
-        let n = 0;
-        let after = 0;
-        for (;;) {
-          const page = await readInbox(kv, r, after, 1000);
-          if (!page.length) break;
-          n += page.length;
-          after = page.at(-1)!.seq;
-        }
-        missing += Math.abs((expected.get(r) ?? 0) - n);
-        inbox += n;
-      }
-      return missing + Math.abs(total - inbox);
-    };
-
-    await offer(1_000, 1_000); // warm up
-    const steps = [];
-    for (const rate of DURABLE_RATES) {
-      const r = await offer(rate, DURABLE_STEP_MS);
-      const p50 = percentile(r.latencies, 50);
-      const p99 = percentile(r.latencies, 99);
-      const missing = await lost();
-      const keptUp = r.achievedRate >= 0.95 * rate && p50 !== null &&
-        p50 <= DURABLE_P99_GOAL_MS;
-      const held = keptUp && r.failed === 0 && missing === 0 &&
-        p99 !== null && p99 <= DURABLE_P99_GOAL_MS;
-      steps.push({
-        rate,
-        sent: r.sent,
-        achievedRate: r.achievedRate,
-        failed: r.failed,
-        lost: missing,
-        p50Ms: p50,
-        p99Ms: p99,
-        maxMs: percentile(r.latencies, 100),
-        held,
-      });
-      if (!keptUp) break;
-    }
-    const heldRates = steps.filter((s) => s.held).map((s) => s.rate);
-    return {
-      recipients: recipientCount,
-      maxHeldRate: heldRates.length ? Math.max(...heldRates) : 0,
-      steps,
-    };
-  } finally {
-    kv.close();
-  }
-}
-
-/**
- * The storage under the writer, without it: 3,000 commits in a row of 10
- * messages' worth of keys each, on a KV file in `dir`.
- */
-async function commitProbe(dir: string) {
-  const kv = await Deno.openKv(`${dir}/probe_${crypto.randomUUID()}.kv`);
-  try {
-    const value = { chat: "0".repeat(36), from_user: "0".repeat(24), n: 0 };
-    const times: number[] = [];
-    for (let i = 0; i < 3_000; i++) {
-      const op = kv.atomic();
-      for (let m = 0; m < 10; m++) {
-        op.set(["inbox", `r${m}`, "s", i], value)
-          .sum(["inbox", `r${m}`, "s", true], 1n)
-          .sum(["delivery", `r${m}`], 1n);
-      }
-      const t0 = performance.now();
-      await op.commit();
-      times.push(performance.now() - t0);
-    }
-    return {
-      commits: times.length,
-      p50Ms: percentile(times, 50),
-      p99Ms: percentile(times, 99),
-      maxMs: percentile(times, 100),
-      over50Ms: times.filter((t) => t > 50).length,
-    };
-  } finally {
-    kv.close();
-  }
-}
-
-/**
- * Durable throughput on the temp dir's disk (1,000 and 100 recipients),
- * the disk's own commit latency, and tmpfs for contrast.
- */
-async function benchDurable(dir: string) {
-  // The disk stalls now and then (a 100 ms fsync fails a whole step's
-  // p99), so the headline is the median of three runs, each one reported.
-  const diskRuns = [];
-  for (let i = 0; i < DURABLE_DISK_RUNS; i++) {
-    diskRuns.push(await durableRun(dir, DURABLE_RECIPIENTS));
-  }
-  const medianHeld =
-    [...diskRuns.map((r) => r.maxHeldRate)].sort((a, b) =>
-      a - b
-    )[Math.floor(diskRuns.length / 2)];
-  const onDiskFewRecipients = await durableRun(dir, 100);
-  const diskCommits = await commitProbe(dir);
-  let onTmpfs = null;
-  const shm = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "babble_" })
-    .catch(() => null);
-  if (shm) {
-    try {
-      onTmpfs = await durableRun(shm, DURABLE_RECIPIENTS);
-    } finally {
-      await Deno.remove(shm, { recursive: true });
-    }
-  }
-  return {
-    what: `MessageWriter.send in process on a local KV file, messages to ` +
-      `random recipients from 50 senders; offered rates for ` +
-      `${DURABLE_STEP_MS / 1000} s each; latency = send() until durable; ` +
-      `held = p99 ≤ ${DURABLE_P99_GOAL_MS} ms and zero loss; on disk the ` +
-      `median of ${DURABLE_DISK_RUNS} runs`,
-    onDisk: {
-      dir,
-      recipients: DURABLE_RECIPIENTS,
-      maxHeldRate: medianHeld,
-      maxHeldRateEachRun: diskRuns.map((r) => r.maxHeldRate),
-      runs: diskRuns,
-    },
-    onDiskFewRecipients,
-    diskCommitsWithoutWriter: diskCommits,
-    onTmpfs,
-    goal: `≥ ${DURABLE_GOAL} msg/s on the local KV file`,
-    pass: medianHeld >= DURABLE_GOAL,
-  };
-}
-
 /** Runs every realtime measurement; returns the figures with goals and pass flags. */
 export async function benchRealtime(): Promise<Record<string, unknown>> {
   const started = performance.now();
   const dir = await Deno.makeTempDir({ prefix: "babble_realtime_bench_" });
   try {
     const kvPath = `${dir}/bench.kv`;
-    // BABBLE_BENCH_ONLY=relay,idle,voice,durable runs a subset.
+    // BABBLE_BENCH_ONLY=relay,idle,voice runs a subset.
     const only = Deno.env.get("BABBLE_BENCH_ONLY")?.split(",");
     const want = (name: string) => !only || only.includes(name);
     const store = await prepareStore(kvPath);
@@ -674,13 +521,11 @@ export async function benchRealtime(): Promise<Record<string, unknown>> {
     const voice = want("voice")
       ? await benchVoice(dir, kvPath, store)
       : "skipped";
-    const durable = want("durable") ? await benchDurable(dir) : "skipped";
     return {
       cpus: navigator.hardwareConcurrency,
       deno: Deno.version.deno,
       setup: { users: PAIRS, toys: IDLE_SOCKETS, ms: store.ms },
       relay,
-      durable,
       idleSockets,
       voice,
       totalSeconds: Math.round((performance.now() - started) / 1000),
