@@ -10,11 +10,20 @@
  * listens on); "slow" waits `slowMs` before answering (past a short
  * timeout); "garbage" answers 200 with what the API never sends;
  * "realistic" behaves like a real local stack: speech to text 300 ms, chat
- * first token after 400 ms then 30 tokens/s, speech 200 ms per sentence.
+ * first token after 400 ms then 30 tokens/s, speech 200 ms per sentence;
+ * "trickle" (chat) streams one token every `trickleMs`, so an answer is
+ * still being written long after its first sentence (other steps answer
+ * at once). `speechFailAfter` and `chatCutAfter` make a step fail part way.
  */
 
 /** How a step of the fake behaves. */
-export type FakeMode = "ok" | "down" | "slow" | "garbage" | "realistic";
+export type FakeMode =
+  | "ok"
+  | "down"
+  | "slow"
+  | "garbage"
+  | "realistic"
+  | "trickle";
 
 /** A recorded transcription request. */
 export interface SttRequest {
@@ -55,6 +64,12 @@ export interface FakeOpenAi extends AsyncDisposable {
   streaming: boolean;
   /** How long "slow" waits. */
   slowMs: number;
+  /** The gap between streamed tokens in "trickle" mode. */
+  trickleMs: number;
+  /** When set, speech requests after this many answer 503. */
+  speechFailAfter: number | null;
+  /** When set, a streamed answer breaks off after this many tokens. */
+  chatCutAfter: number | null;
   /** Every request, by step. */
   requests: { stt: SttRequest[]; chat: ChatRequest[]; tts: TtsRequest[] };
   /** The MP3 every speech request gets. */
@@ -82,6 +97,9 @@ export async function startFakeOpenAi(
     modes: { stt: "ok", chat: "ok", tts: "ok" },
     streaming: true,
     slowMs: 3_000,
+    trickleMs: 40,
+    speechFailAfter: null,
+    chatCutAfter: null,
     requests: { stt: [], chat: [], tts: [] },
     speech,
     setMode(mode) {
@@ -133,12 +151,18 @@ export async function startFakeOpenAi(
         const answer = next(fake.answers, chatCount++);
         const stream = body.stream === true && fake.streaming;
         const mode = fake.modes.chat;
-        if (mode === "realistic") {
-          return stream ? sse(answer, signal, 400, 1000 / 30) : await delayed(
-            signal,
-            400 + tokens(answer).length * 1000 / 30,
-            () => Response.json(completion(answer)),
-          );
+        const cutAfter = fake.chatCutAfter;
+        if (mode === "realistic" || mode === "trickle") {
+          const [firstMs, perTokenMs] = mode === "realistic"
+            ? [400, 1000 / 30]
+            : [0, fake.trickleMs];
+          return stream
+            ? sse(answer, signal, firstMs, perTokenMs, cutAfter)
+            : await delayed(
+              signal,
+              firstMs + tokens(answer).length * perTokenMs,
+              () => Response.json(completion(answer)),
+            );
         }
         return await stepReply(mode, signal, fake.slowMs, 0, {
           garbage: () =>
@@ -149,13 +173,19 @@ export async function startFakeOpenAi(
               : Response.json({ result: "no choices here" }),
           ok: () =>
             stream
-              ? sse(answer, signal, 0, 0)
+              ? sse(answer, signal, 0, 0, cutAfter)
               : Response.json(completion(answer)),
         });
       }
       if (path === "/v1/audio/speech") {
         const body = await req.json();
         fake.requests.tts.push({ ...body, authorization });
+        if (
+          fake.speechFailAfter !== null &&
+          fake.requests.tts.length > fake.speechFailAfter
+        ) {
+          return new Response("upstream is down", { status: 503 });
+        }
         return await stepReply(fake.modes.tts, signal, fake.slowMs, 200, {
           garbage: () =>
             new Response("<html>not audio</html>", {
@@ -242,12 +272,16 @@ function tokens(text: string): string[] {
   return text.match(/\p{Script=Han}|[^\s\p{Script=Han}]+\s*|\s+/gu) ?? [];
 }
 
-/** A server-sent event stream of `answer`, token by token. */
+/**
+ * A server-sent event stream of `answer`, token by token; with `cutAfter`,
+ * the connection breaks after that many tokens.
+ */
 function sse(
   answer: string,
   signal: AbortSignal,
   firstMs: number,
   perTokenMs: number,
+  cutAfter: number | null = null,
 ): Response {
   const encoder = new TextEncoder();
   const chunk = (delta: Record<string, string>) =>
@@ -267,8 +301,12 @@ function sse(
       try {
         controller.enqueue(chunk({ role: "assistant" }));
         await sleep(firstMs, stop);
-        for (const token of tokens(answer)) {
+        for (const [i, token] of tokens(answer).entries()) {
           if (stop.aborted) break;
+          if (cutAfter !== null && i >= cutAfter) {
+            controller.error(new Error("the fake broke the stream off"));
+            return;
+          }
           controller.enqueue(chunk({ content: token }));
           if (perTokenMs) await sleep(perTokenMs, stop);
         }

@@ -1,4 +1,10 @@
-import { deleteBlob, getBlobMeta, putBlob } from "../store/blobs.ts";
+import {
+  type BlobWriter,
+  deleteBlob,
+  getBlobMeta,
+  openBlobWriter,
+  putBlob,
+} from "../store/blobs.ts";
 import { randomHex } from "../store/ids.ts";
 import { sha256Hex } from "../platform/sessions.ts";
 import type { Transcoder } from "../audio/transcoder.ts";
@@ -22,8 +28,10 @@ import {
  * Spoken answers: the chat reply is streamed, cut into sentences as they
  * complete, each sentence screened (safety.ts) and sent to the speech
  * provider at once, so the first sentence is being spoken while the model
- * still writes the rest. The sentences' MP3s are joined (MPEG frames
- * concatenate cleanly) into one chat file served by `GET /get_chat/<f>`.
+ * still writes the rest. Each sentence's MP3, stripped to its MPEG frames
+ * (frames concatenate cleanly), is appended in order to one growing chat
+ * file, which `GET /get_chat/<f>` streams while later sentences are still
+ * being spoken.
  *
  * | key                            | value                                 |
  * | ------------------------------ | ------------------------------------- |
@@ -121,11 +129,16 @@ export function buildMessages(
 
 /** A spoken answer and when its parts were ready. */
 export interface SpokenAnswer {
-  /** What was spoken (after screening and the cap). */
+  /** What was spoken (after screening and the cap), as far as it got. */
   text: string;
-  /** The answer's audio: every sentence's MP3, joined. */
-  mp3: Uint8Array<ArrayBuffer>;
-  /** performance.now() when the stream ended. */
+  /** Sentences whose audio went to `onAudio`. */
+  sentences: number;
+  /**
+   * The provider failure that cut the answer short after some audio went
+   * out; absent when the whole answer was spoken.
+   */
+  failure?: unknown;
+  /** performance.now() when the stream ended (0 if it never did). */
   chatDoneAt: number;
   /** performance.now() when the first sentence's audio was ready. */
   firstAudioAt: number;
@@ -133,19 +146,29 @@ export interface SpokenAnswer {
   speechStartedAt: number;
 }
 
+/** Receives one sentence's MPEG frames; `last` when no more will come. */
+export type AudioSink = (
+  mp3: Uint8Array<ArrayBuffer>,
+  progress: { last: boolean },
+) => Promise<void>;
+
 /**
- * Streams the chat answer and speaks it sentence by sentence as it comes.
- * A failed speech call stops the stream; a failed stream stops the speech
- * calls; either way the first failure is thrown and nothing is stored.
+ * Streams the chat answer and speaks it sentence by sentence as it comes,
+ * handing each sentence's audio (tags and info frames stripped) to
+ * `onAudio` in order, one call at a time. A failed speech call stops the
+ * stream; a failed stream stops the speech calls. When the first failure
+ * comes before any audio went out it is thrown; after, the answer ends
+ * there and the result carries it in `failure`.
  */
 export async function speakAnswer(
   chat: ProviderEndpoint,
   tts: ProviderEndpoint,
   messages: ChatMessage[],
-  { language, avoid, signal }: {
+  { language, avoid, signal, onAudio }: {
     language: SpokenLanguage;
     avoid: readonly string[];
     signal?: AbortSignal;
+    onAudio: AudioSink;
   },
 ): Promise<SpokenAnswer> {
   const stop = new AbortController();
@@ -153,12 +176,19 @@ export async function speakAnswer(
   const splitter = new SentenceSplitter();
   const run = limiter(SPEECH_CONCURRENCY);
   const spoken: string[] = [];
-  const speeches: Promise<Uint8Array>[] = [];
+  const delivered: string[] = [];
+  // Each sentence's audio goes out after the one before it.
+  let delivery: Promise<void> = Promise.resolve();
   let budget = MAX_SPOKEN_CHARS[language];
   let full = false;
+  let chatEnded = false;
   let failure: unknown = null;
   let speechStartedAt = 0;
   let firstAudioAt = 0;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    stop.abort();
+  };
 
   const say = (sentence: string) => {
     if (full || failure) return;
@@ -170,21 +200,23 @@ export async function speakAnswer(
     }
     // The space that joins English sentences counts too.
     budget -= text.length + (language === "zh" ? 0 : 1);
-    spoken.push(text);
+    const index = spoken.push(text) - 1;
     const speech = run(() => {
       speechStartedAt ||= performance.now();
       return speak(tts, text, { signal: stopped });
-    }).then((mp3) => {
+    });
+    // Handled here so a failure while earlier audio is still going out
+    // stops everything at once and is never an unhandled rejection.
+    speech.catch(fail);
+    delivery = delivery.then(async () => {
+      const mp3 = await speech;
+      if (failure) throw failure;
       firstAudioAt ||= performance.now();
-      return mp3;
+      const last = chatEnded && index === spoken.length - 1;
+      await onAudio(concatMp3([mp3]), { last });
+      delivered.push(text);
     });
-    // Handled here so a failure while the stream still runs is never an
-    // unhandled rejection; `Promise.all` below still sees it.
-    speech.catch((err) => {
-      failure ??= err;
-      stop.abort();
-    });
-    speeches.push(speech);
+    delivery.catch(fail);
   };
 
   let chatDoneAt = 0;
@@ -198,19 +230,20 @@ export async function speakAnswer(
     for (const sentence of splitter.flush()) say(sentence);
     chatDoneAt = performance.now();
     if (spoken.length === 0 && !failure) say(SAFE_FALLBACK[language]);
-    const parts = await Promise.all(speeches);
-    return {
-      text: joinSentences(spoken, language),
-      mp3: concatMp3(parts),
-      chatDoneAt,
-      firstAudioAt,
-      speechStartedAt,
-    };
   } catch (err) {
-    stop.abort();
-    await Promise.allSettled(speeches);
-    throw failure ?? err;
+    fail(err);
   }
+  chatEnded = true;
+  await delivery.catch(() => {});
+  if (failure && delivered.length === 0) throw failure;
+  return {
+    text: joinSentences(delivered, language),
+    sentences: delivered.length,
+    ...(failure ? { failure } : {}),
+    chatDoneAt,
+    firstAudioAt,
+    speechStartedAt,
+  };
 }
 
 function joinSentences(sentences: string[], language: SpokenLanguage): string {
@@ -297,19 +330,31 @@ function infoFrameLength(bytes: Uint8Array): number {
 }
 
 /**
- * Stores an answer's audio as a chat file for `toyId` and notes when to
- * sweep it. Returns the file name.
+ * Opens the growing chat file for an answer of `toyId` and notes when to
+ * sweep it (so a file a crash left behind goes too). `abort()` on the
+ * writer removes the file; the sweep note goes with the next sweep.
  */
-export async function storeAnswerAudio(
+export async function openAnswerAudio(
   kv: Deno.Kv,
   toyId: string,
-  mp3: Uint8Array,
   now = Date.now(),
-): Promise<string> {
+): Promise<BlobWriter> {
   const name = `${randomHex(16)}.mp3`;
   await kv.set(["ai_answers", toyId, name], now + ANSWER_AUDIO_TTL_MS);
-  await putBlob(kv, name, mp3, { kind: "chat" });
-  return name;
+  return await openBlobWriter(kv, name, { kind: "chat" });
+}
+
+/**
+ * Forgets the sweep note of an answer file that was never served (its
+ * writer aborted), so a failed answer leaves no key behind.
+ */
+export async function dropAnswerAudio(
+  kv: Deno.Kv,
+  toyId: string,
+  writer: BlobWriter,
+): Promise<void> {
+  await writer.abort();
+  await kv.delete(["ai_answers", toyId, writer.name]);
 }
 
 /**

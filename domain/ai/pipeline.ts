@@ -5,9 +5,11 @@ import { listFriends } from "../smart_toy/friends.ts";
 import {
   buildMessages,
   cueAudio,
+  dropAnswerAudio,
+  openAnswerAudio,
   promptAudio,
   speakAnswer,
-  storeAnswerAudio,
+  type SpokenAnswer,
   sweepAnswerAudio,
 } from "./answer.ts";
 import { detectIntent } from "./intent.ts";
@@ -25,6 +27,11 @@ import { languageOf, type SpokenLanguage } from "./safety.ts";
  * The AI path of one recording (`POST /ai_uploader`): transcode → speech to
  * text → keyword intent → play, message, or a streamed, spoken answer →
  * store. Each stage is timed into `babble_ai_stage_seconds{stage}`.
+ *
+ * An answer's reply leaves as soon as its first sentence's audio is in the
+ * chat file: the toy starts `GET /get_chat/<f>` and hears it while the
+ * later sentences are still being spoken and appended (`AnswerTasks`
+ * tracks that rest, each part bounded by its provider's time limit).
  *
  * The child's audio lives only in this call's memory; the transcript is
  * kept only in the toy's short conversation memory (answers) and, when the
@@ -46,13 +53,41 @@ export interface AiOutcome {
   intent: "play" | "message" | "answer" | "unheard";
   /** Milliseconds per stage that ran. */
   stages: Partial<Record<AiStage, number>>;
-  /** Milliseconds until the first sentence of an answer had audio. */
+  /** Milliseconds until the first sentence of an answer was in its file. */
   firstAudioMs?: number;
   totalMs: number;
 }
 
 /** The histogram every stage is timed into. */
 export const STAGE_METRIC = "babble_ai_stage_seconds";
+/** Answers a provider failure cut short after their reply went out. */
+export const CUT_SHORT_METRIC = "babble_ai_answers_cut_short_total";
+
+/**
+ * The answers still being spoken after their reply went out; `settle()`
+ * waits for them (a server closing lets them finish their file).
+ */
+export class AnswerTasks {
+  #tasks = new Set<Promise<void>>();
+
+  /** How many answers are still being spoken. */
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /** Tracks `task` until it settles. */
+  add(task: Promise<void>): void {
+    const tracked = task.catch(() => {}).finally(() =>
+      this.#tasks.delete(tracked)
+    );
+    this.#tasks.add(tracked);
+  }
+
+  /** Resolves once every tracked answer has settled. */
+  async settle(): Promise<void> {
+    while (this.#tasks.size) await Promise.all(this.#tasks);
+  }
+}
 
 /** What a toy says to ask for the next recording to a friend. */
 function talkNowPrompt(name: string, language: SpokenLanguage): string {
@@ -77,7 +112,7 @@ export async function replyToRecording(
   deps: AppDeps,
   toyId: string,
   audio: Uint8Array,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; tasks?: AnswerTasks } = {},
 ): Promise<AiOutcome> {
   try {
     return await reply(deps, toyId, audio, options);
@@ -96,7 +131,7 @@ async function reply(
   deps: AppDeps,
   toyId: string,
   audio: Uint8Array,
-  { signal }: { signal?: AbortSignal },
+  { signal, tasks }: { signal?: AbortSignal; tasks?: AnswerTasks },
 ): Promise<AiOutcome> {
   const started = performance.now();
   const stages: AiOutcome["stages"] = {};
@@ -196,37 +231,104 @@ async function reply(
       "the toy can play content and message friends but cannot answer questions",
     );
   }
+  const writer = await openAnswerAudio(kv, toyId);
   const chatAt = performance.now();
-  const answer = await speakAnswer(
+  let storeMs = 0;
+  let firstAppendedAt = 0;
+  let firstOut = () => {};
+  const replyNow = new Promise<null>((resolve) => {
+    firstOut = () => resolve(null);
+  });
+  const speaking = speakAnswer(
     chatEndpoint,
     ttsEndpoint,
     buildMessages(profile, memory, heard, language),
-    { language, avoid: profile.avoid_topics, signal },
+    {
+      language,
+      avoid: profile.avoid_topics,
+      signal,
+      async onAudio(mp3, { last }) {
+        const at = performance.now();
+        await writer.append(mp3);
+        storeMs += performance.now() - at;
+        firstAppendedAt ||= performance.now();
+        // The last sentence completes the file first, then the reply goes.
+        if (!last) firstOut();
+      },
+    },
   );
-  record("chat", answer.chatDoneAt - chatAt);
-  const ttsFrom = answer.speechStartedAt || answer.chatDoneAt;
-  record("tts", performance.now() - ttsFrom);
-  const chat = await time(
-    "store",
-    () => storeAnswerAudio(kv, toyId, answer.mp3),
-  );
-  await Promise.all([
-    remember(kv, toyId, {
-      question: heard,
-      answer: answer.text,
-      at: Date.now(),
-    }, {
-      turns: config.aiMemoryTurns,
-      quietMs: config.aiMemoryMinutes * 60_000,
-    }),
-    keep(deps, toyId, heard, "answer", answer.text),
-    sweepAnswerAudio(kv, { toyId }),
-  ]);
+  speaking.catch(() => {});
+
+  /** Stages, memory and the sweep, then the file is marked complete. */
+  const complete = async (answer: SpokenAnswer) => {
+    record("chat", (answer.chatDoneAt || performance.now()) - chatAt);
+    record(
+      "tts",
+      performance.now() - (answer.speechStartedAt || answer.chatDoneAt),
+    );
+    record("store", storeMs);
+    if (answer.failure) cutShort(deps, writer.name, answer);
+    await Promise.all([
+      remember(kv, toyId, {
+        question: heard,
+        answer: answer.text,
+        at: Date.now(),
+      }, {
+        turns: config.aiMemoryTurns,
+        quietMs: config.aiMemoryMinutes * 60_000,
+      }),
+      keep(deps, toyId, heard, "answer", answer.text),
+      sweepAnswerAudio(kv, { toyId }),
+    ]);
+    await writer.finish();
+  };
+
+  let whole: SpokenAnswer | null;
+  try {
+    whole = await Promise.race([replyNow, speaking]);
+  } catch (err) {
+    await dropAnswerAudio(kv, toyId, writer).catch((e) =>
+      deps.log.warn("AI answer file left behind", { error: String(e) })
+    );
+    throw err;
+  }
+  const chat = writer.name;
+  if (whole) {
+    await complete(whole);
+  } else {
+    const rest = speaking.then(complete).catch(async (err) => {
+      deps.log.error("AI answer could not be completed", {
+        file: chat,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      await writer.finish().catch(() => {});
+    });
+    tasks?.add(rest);
+  }
   return outcome(
     { from_user: "ai", chat },
     "answer",
-    Math.round((answer.firstAudioAt - started) * 10) / 10,
+    Math.round((firstAppendedAt - started) * 10) / 10,
   );
+}
+
+/** Logs and counts an answer a provider cut short after the reply left. */
+function cutShort(deps: AppDeps, file: string, answer: SpokenAnswer) {
+  const err = answer.failure;
+  const step = err instanceof ProviderError ? err.step : "store";
+  deps.log.warn("AI answer cut short; the file keeps what was spoken", {
+    file,
+    sentences: answer.sentences,
+    step,
+    error: err instanceof Error ? err.message : String(err),
+  });
+  deps.metrics.inc(CUT_SHORT_METRIC, { step });
+  if (err instanceof ProviderError) {
+    deps.metrics.inc("babble_ai_provider_failures_total", {
+      step: err.step,
+      status: String(err.status),
+    });
+  }
 }
 
 /** A short spoken prompt: the speech provider's voice, else the chime. */

@@ -6,7 +6,11 @@ import type { AppDeps } from "../../domain/platform/services.ts";
 import { toyBody, toyErrorBody } from "../../domain/smart_toy/envelope.ts";
 import { DEVICE_KEY } from "../../domain/smart_toy/devices.ts";
 import { assertActsAs, getToy, openToy } from "../../domain/smart_toy/toys.ts";
-import { replyToRecording } from "../../domain/ai/pipeline.ts";
+import {
+  AnswerTasks,
+  CUT_SHORT_METRIC,
+  replyToRecording,
+} from "../../domain/ai/pipeline.ts";
 import { sweepAnswerAudio } from "../../domain/ai/answer.ts";
 import {
   aiStatus,
@@ -215,6 +219,12 @@ export function aiFeature(deps: AppDeps): Feature {
     "babble_ai_provider_failures_total",
     "AI provider failures by step and status",
   );
+  deps.metrics.describe(
+    CUT_SHORT_METRIC,
+    "AI answers a failure cut short after the reply left, by step",
+  );
+  // Answers still being spoken after their reply; closing waits for them.
+  const answers = new AnswerTasks();
 
   app.onError(function renderAiError(err, c) {
     const e = asAppError(err, deps.log);
@@ -273,6 +283,7 @@ export function aiFeature(deps: AppDeps): Feature {
       deps,
       me.id,
       new Uint8Array(await b.reco.arrayBuffer()),
+      { tasks: answers },
     );
     const timing = Object.entries(outcome.stages)
       .map(([stage, ms]) => `${stage};dur=${ms}`);
@@ -339,8 +350,9 @@ export function aiFeature(deps: AppDeps): Feature {
 
   return {
     app,
-    close() {
+    async close() {
       clearInterval(sweeper);
+      await answers.settle();
     },
   };
 }

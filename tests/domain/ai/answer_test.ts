@@ -5,21 +5,22 @@ import {
   ANSWER_AUDIO_TTL_MS,
   buildMessages,
   concatMp3,
+  openAnswerAudio,
   SentenceSplitter,
   speakAnswer,
-  storeAnswerAudio,
   sweepAnswerAudio,
 } from "../../../domain/ai/answer.ts";
 import { defaultProfile } from "../../../domain/ai/profile.ts";
 import { mp3AudioFrames } from "../../../domain/audio/transcoder.ts";
-import { getBlobMeta } from "../../../domain/store/blobs.ts";
+import { getBlobMeta, readBlob } from "../../../domain/store/blobs.ts";
 import { type FakeOpenAi, startFakeOpenAi } from "../../_fake_openai.ts";
 import { withKv } from "../../_kv.ts";
 
 /**
  * Spoken answers: sentences cut from a stream as they complete, the first
- * spoken before the model has finished, MP3s joined frame-exact, failures
- * that stop everything, and answer audio swept after its time.
+ * spoken (and its audio handed on) before the model has finished, MP3s
+ * joined frame-exact, failures that stop everything or cut an answer
+ * short, and answer audio swept after its time.
  */
 
 function endpoints(fake: FakeOpenAi) {
@@ -28,6 +29,24 @@ function endpoints(fake: FakeOpenAi) {
 }
 
 const ASK = [{ role: "user" as const, content: "why?" }];
+
+/** An audio sink that keeps what it is handed, in order. */
+function collector() {
+  const parts: Uint8Array[] = [];
+  const lasts: boolean[] = [];
+  return {
+    parts,
+    lasts,
+    get mp3() {
+      return concatMp3(parts);
+    },
+    onAudio(mp3: Uint8Array, { last }: { last: boolean }) {
+      parts.push(mp3);
+      lasts.push(last);
+      return Promise.resolve();
+    },
+  };
+}
 
 Deno.test("the splitter cuts sentences as soon as they are complete", () => {
   const s = new SentenceSplitter();
@@ -58,9 +77,11 @@ Deno.test("the first sentence is spoken before the stream has ended", async () =
   });
   fake.modes.chat = "realistic";
   const { chat, tts } = endpoints(fake);
+  const audio = collector();
   const answer = await speakAnswer(chat, tts, ASK, {
     language: "en",
     avoid: [],
+    onAudio: audio.onAudio,
   });
   assert.ok(
     answer.firstAudioAt < answer.chatDoneAt,
@@ -72,10 +93,41 @@ Deno.test("the first sentence is spoken before the stream has ended", async () =
     answer.text,
     "Cats purr. They purr when they are happy and calm. They purr when they are happy and calm.",
   );
+  assert.equal(answer.sentences, 3);
+  assert.equal(answer.failure, undefined);
+  // "last" only when it is known that nothing follows.
+  assert.deepEqual(audio.lasts.slice(0, -1), [false, false]);
+  for (const part of audio.parts) {
+    assert.equal(part[0], 0xff, "each part starts with an MPEG frame");
+    assert.equal(
+      mp3AudioFrames(part).frames,
+      mp3AudioFrames(fake.speech).frames,
+    );
+  }
   assert.equal(
-    mp3AudioFrames(answer.mp3).frames,
+    mp3AudioFrames(audio.mp3).frames,
     3 * mp3AudioFrames(fake.speech).frames,
   );
+});
+
+Deno.test("a speech failure after the first sentence's audio ends the answer there", async () => {
+  await using fake = await startFakeOpenAi({
+    answers: ["One fish. Two fish. Red fish. Blue fish."],
+  });
+  fake.modes.chat = "trickle";
+  fake.speechFailAfter = 1;
+  const { chat, tts } = endpoints(fake);
+  const audio = collector();
+  const answer = await speakAnswer(chat, tts, ASK, {
+    language: "en",
+    avoid: [],
+    onAudio: audio.onAudio,
+  });
+  assert.equal(answer.sentences, 1);
+  assert.equal(answer.text, "One fish.");
+  assert.ok(answer.failure instanceof ProviderError);
+  assert.equal((answer.failure as ProviderError).step, "tts");
+  assert.equal(audio.parts.length, 1);
 });
 
 Deno.test("a long answer is capped before speech", async () => {
@@ -86,6 +138,7 @@ Deno.test("a long answer is capped before speech", async () => {
   const answer = await speakAnswer(chat, tts, ASK, {
     language: "en",
     avoid: [],
+    onAudio: collector().onAudio,
   });
   assert.ok(answer.text.length <= 500, `${answer.text.length} characters`);
   const spoken = fake.requests.tts.reduce((n, t) => n + t.input.length, 0);
@@ -99,7 +152,11 @@ Deno.test("a failed sentence stops the answer with the speech error", async () =
   fake.modes.tts = "garbage";
   const { chat, tts } = endpoints(fake);
   await assert.rejects(
-    speakAnswer(chat, tts, ASK, { language: "en", avoid: [] }),
+    speakAnswer(chat, tts, ASK, {
+      language: "en",
+      avoid: [],
+      onAudio: collector().onAudio,
+    }),
     (err) =>
       err instanceof ProviderError && err.step === "tts" &&
       err.status === 502,
@@ -135,8 +192,11 @@ Deno.test("answer audio is swept after its time", async () => {
   await withKv(async (kv) => {
     const mp3 = new Uint8Array([0xff, 0xf3, 0x44, 0xc4, 1, 2, 3]);
     const now = Date.now();
-    const name = await storeAnswerAudio(kv, "toy1", mp3, now);
-    assert.ok(await getBlobMeta(kv, name));
+    const writer = await openAnswerAudio(kv, "toy1", now);
+    await writer.append(mp3);
+    await writer.finish();
+    const name = writer.name;
+    assert.deepEqual(await readBlob(kv, name), mp3);
     assert.equal(await sweepAnswerAudio(kv, { now }), 0);
     assert.ok(await getBlobMeta(kv, name));
     assert.equal(
