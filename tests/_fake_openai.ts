@@ -70,6 +70,8 @@ export interface FakeOpenAi extends AsyncDisposable {
   speechFailAfter: number | null;
   /** When set, a streamed answer breaks off after this many tokens. */
   chatCutAfter: number | null;
+  /** Streamed answers sent to their end ([DONE]). */
+  chatStreamsDone: number;
   /** Every request, by step. */
   requests: { stt: SttRequest[]; chat: ChatRequest[]; tts: TtsRequest[] };
   /** The MP3 every speech request gets. */
@@ -100,6 +102,7 @@ export async function startFakeOpenAi(
     trickleMs: 40,
     speechFailAfter: null,
     chatCutAfter: null,
+    chatStreamsDone: 0,
     requests: { stt: [], chat: [], tts: [] },
     speech,
     setMode(mode) {
@@ -152,12 +155,13 @@ export async function startFakeOpenAi(
         const stream = body.stream === true && fake.streaming;
         const mode = fake.modes.chat;
         const cutAfter = fake.chatCutAfter;
+        const streamed = () => fake.chatStreamsDone++;
         if (mode === "realistic" || mode === "trickle") {
           const [firstMs, perTokenMs] = mode === "realistic"
             ? [400, 1000 / 30]
             : [0, fake.trickleMs];
           return stream
-            ? sse(answer, signal, firstMs, perTokenMs, cutAfter)
+            ? sse(answer, signal, firstMs, perTokenMs, cutAfter, streamed)
             : await delayed(
               signal,
               firstMs + tokens(answer).length * perTokenMs,
@@ -173,7 +177,7 @@ export async function startFakeOpenAi(
               : Response.json({ result: "no choices here" }),
           ok: () =>
             stream
-              ? sse(answer, signal, 0, 0, cutAfter)
+              ? sse(answer, signal, 0, 0, cutAfter, streamed)
               : Response.json(completion(answer)),
         });
       }
@@ -274,7 +278,7 @@ function tokens(text: string): string[] {
 
 /**
  * A server-sent event stream of `answer`, token by token; with `cutAfter`,
- * the connection breaks after that many tokens.
+ * it breaks off after that many tokens.
  */
 function sse(
   answer: string,
@@ -282,6 +286,7 @@ function sse(
   firstMs: number,
   perTokenMs: number,
   cutAfter: number | null = null,
+  onDone: () => void = () => {},
 ): Response {
   const encoder = new TextEncoder();
   const chunk = (delta: Record<string, string>) =>
@@ -304,7 +309,10 @@ function sse(
         for (const [i, token] of tokens(answer).entries()) {
           if (stop.aborted) break;
           if (cutAfter !== null && i >= cutAfter) {
-            controller.error(new Error("the fake broke the stream off"));
+            // Half an event, then the end: what a proxy that lost the
+            // provider mid-answer passes on.
+            controller.enqueue(encoder.encode('data: {"choices":[{"del\n\n'));
+            controller.close();
             return;
           }
           controller.enqueue(chunk({ content: token }));
@@ -312,6 +320,7 @@ function sse(
         }
         if (!stop.aborted) {
           controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+          onDone();
         }
         controller.close();
       } catch {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Config } from "../../../domain/platform/config.ts";
 import { upsertContent } from "../../../domain/smart_toy/content.ts";
+import { mp3AudioFrames } from "../../../domain/audio/transcoder.ts";
 import type { RunningServer } from "../../../main.ts";
 import { startTestServer } from "../../_server.ts";
 import {
@@ -28,7 +29,9 @@ import {
  * 127.0.0.1 that hears what each test scripts, and the three bare replies
  * of seed 002 — play, message a friend, a spoken answer. Providers that
  * fail or are missing give a clear envelope error and leave nothing
- * behind; who may ask and who may set a toy's AI profile.
+ * behind; an answer's reply leaves after its first sentence and its file
+ * streams while the rest is spoken; who may ask and who may set a toy's
+ * AI profile.
  */
 
 const MP3_FILE = /^[0-9a-f]{32}\.mp3$/;
@@ -423,6 +426,123 @@ Deno.test("a provider nobody listens on: 503, nothing stored", async () => {
   assertEnvelopeError(failed, 503);
   assert.match(failed.body.msg, /chat provider cannot be reached/);
   assert.deepEqual(await stored(server), before);
+});
+
+/** MPEG frames in `bytes`, and in one sentence of the fake's speech. */
+function frames(bytes: Uint8Array): number {
+  return mp3AudioFrames(bytes).frames;
+}
+
+const FOUR_SENTENCES =
+  "Owls can turn their heads very far. They hunt at night. Their feathers make no sound. Baby owls are called owlets.";
+
+Deno.test("a slow answer: the reply leaves after the first sentence, and /get_chat streams every sentence as it is spoken", async () => {
+  const { server, fake } = await aiServer({ chatTimeoutMs: 10_000 });
+  await using _f = fake;
+  await using _s = server;
+  const f = await newFamily(server);
+  fake.transcripts = ["tell me about owls"];
+  fake.answers = [FOUR_SENTENCES];
+  fake.modes.chat = "trickle";
+  fake.trickleMs = 60;
+
+  const reply = await ask(server, f);
+  assert.equal(reply.status, 200, JSON.stringify(reply.body));
+  assert.equal(fake.chatStreamsDone, 0, "the model is still writing");
+  assert.deepEqual(Object.keys(reply.body).sort(), ["chat", "from_user"]);
+  assert.match(reply.body.chat, MP3_FILE);
+
+  const res = await fetch(`${server.url}/get_chat/${reply.body.chat}`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "audio/mpeg");
+  assert.equal(res.headers.get("content-length"), null, "still growing");
+  const audio = new Uint8Array(await res.arrayBuffer());
+  assert.equal(fake.chatStreamsDone, 1);
+  assert.deepEqual(fake.requests.tts.map((t) => t.input), [
+    "Owls can turn their heads very far.",
+    "They hunt at night.",
+    "Their feathers make no sound.",
+    "Baby owls are called owlets.",
+  ]);
+  assert.equal(audio[0], 0xff, "starts with an MPEG frame, no tag");
+  assert.equal(frames(audio), 4 * frames(fake.speech), "every sentence");
+
+  // Complete now: a plain file with a length and ranges.
+  const again = await fetch(`${server.url}/get_chat/${reply.body.chat}`, {
+    headers: { range: "bytes=0-99" },
+  });
+  assert.equal(again.status, 206);
+  assert.deepEqual(
+    new Uint8Array(await again.arrayBuffer()),
+    audio.subarray(0, 100),
+  );
+  const memory = fake.requests.chat.length;
+  fake.answers = ["Yes."];
+  fake.modes.chat = "ok";
+  await ask(server, f);
+  assert.equal(fake.requests.chat.length, memory + 1);
+  assert.equal(
+    fake.requests.chat.at(-1)?.messages.at(-2)?.content,
+    FOUR_SENTENCES,
+    "the whole answer is remembered",
+  );
+});
+
+for (
+  const [what, fail] of [
+    ["the speech provider fails", (fake: FakeOpenAi) => {
+      fake.speechFailAfter = 1;
+    }],
+    ["the chat stream breaks off", (fake: FakeOpenAi) => {
+      fake.chatCutAfter = 9;
+    }],
+  ] as const
+) {
+  Deno.test(`${what} after the first sentence: the file keeps what was spoken, logged and counted`, async () => {
+    const { server, fake } = await aiServer();
+    await using _f = fake;
+    await using _s = server;
+    const f = await newFamily(server);
+    fake.transcripts = ["tell me about owls"];
+    fake.answers = [FOUR_SENTENCES];
+    fake.modes.chat = "trickle";
+    fail(fake);
+
+    const reply = await ask(server, f);
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    const res = await fetch(`${server.url}/get_chat/${reply.body.chat}`);
+    assert.equal(res.status, 200);
+    const audio = new Uint8Array(await res.arrayBuffer());
+    assert.equal(frames(audio), frames(fake.speech), "the first sentence");
+
+    const complete = await fetch(`${server.url}/get_chat/${reply.body.chat}`, {
+      method: "HEAD",
+    });
+    assert.equal(complete.headers.get("content-length"), String(audio.length));
+    const metrics = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    const step = fake.speechFailAfter === null ? "chat" : "tts";
+    assert.match(
+      metrics,
+      new RegExp(`babble_ai_answers_cut_short_total\\{step="${step}"\\} 1`),
+    );
+  });
+}
+
+Deno.test("the chat stream breaks off before the first sentence: a clear error, nothing stored", async () => {
+  const { server, fake } = await aiServer();
+  await using _f = fake;
+  await using _s = server;
+  const f = await newFamily(server);
+  fake.transcripts = ["tell me about owls"];
+  fake.answers = [FOUR_SENTENCES];
+  fake.modes.chat = "trickle";
+  fake.chatCutAfter = 3;
+  const before = await stored(server);
+  const failed = await ask(server, f);
+  assertEnvelopeError(failed, 502);
+  assert.match(failed.body.msg, /the chat provider/);
+  assert.equal(fake.requests.tts.length, 0);
+  assert.deepEqual(await stored(server), before, "nothing stored");
 });
 
 Deno.test("only speech-to-text configured: play and message work, an answer names what is missing", async () => {
