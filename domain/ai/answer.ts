@@ -331,8 +331,8 @@ function infoFrameLength(bytes: Uint8Array): number {
 
 /**
  * Opens the growing chat file for an answer of `toyId` and notes when to
- * sweep it (so a file a crash left behind goes too). `abort()` on the
- * writer removes the file; the sweep note goes with the next sweep.
+ * sweep it (so a file a crash left behind goes too). An answer that fails
+ * before any audio goes with `dropAnswerAudio`.
  */
 export async function openAnswerAudio(
   kv: Deno.Kv,
@@ -345,8 +345,8 @@ export async function openAnswerAudio(
 }
 
 /**
- * Forgets the sweep note of an answer file that was never served (its
- * writer aborted), so a failed answer leaves no key behind.
+ * Deletes an answer file that was never served and its sweep note, so a
+ * failed answer leaves no key behind.
  */
 export async function dropAnswerAudio(
   kv: Deno.Kv,

@@ -5,6 +5,7 @@ import {
   ANSWER_AUDIO_TTL_MS,
   buildMessages,
   concatMp3,
+  dropAnswerAudio,
   openAnswerAudio,
   SentenceSplitter,
   speakAnswer,
@@ -204,5 +205,16 @@ Deno.test("answer audio is swept after its time", async () => {
       1,
     );
     assert.equal(await getBlobMeta(kv, name), null);
+  });
+});
+
+Deno.test("a dropped answer file leaves no key behind", async () => {
+  await withKv(async (kv) => {
+    const writer = await openAnswerAudio(kv, "toy1");
+    await writer.append(new Uint8Array([0xff, 0xf3, 0x44, 0xc4]));
+    await dropAnswerAudio(kv, "toy1", writer);
+    for await (const e of kv.list({ prefix: [] })) {
+      assert.fail(`left behind: ${JSON.stringify(e.key)}`);
+    }
   });
 });
