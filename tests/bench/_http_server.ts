@@ -11,6 +11,9 @@
  *   with the canned reply `<file>` holds for it (JSON: path -> CannedReply).
  * - `hono <file> <tokens>`: a plain Hono app doing what a smart-toy route
  *   does (Bearer lookup in a Map, JSON body, zod, reply) with those bytes.
+ * - `diaryu <kv>`: Babble with `--demo` (try-out users), the DiaryU
+ *   sign-in and chat-line budgets lifted in this process only, so the
+ *   load measures delivery, not the per-user typing limit.
  *
  * SIGTERM ends it.
  */
@@ -171,10 +174,22 @@ async function serveHono(file: string, token: string) {
   return () => server.shutdown();
 }
 
+async function serveDiaryu(kvPath: string) {
+  RateLimiter.prototype.take = function unlimited() {};
+  const server = await startServer(
+    testConfig({ kv: kvPath, transcodeWorkers: 1, demo: true }),
+    { quiet: true },
+  );
+  console.log(`READY ${JSON.stringify({ url: server.url })}`);
+  return () => server.close();
+}
+
 if (import.meta.main) {
   const [mode, a, b] = Deno.args;
   const close = mode === "babble"
     ? await serveBabble(a, Number(b))
+    : mode === "diaryu"
+    ? await serveDiaryu(a)
     : mode === "bare"
     ? await serveBare(a)
     : await serveHono(a, b);

@@ -93,5 +93,19 @@ export function summaryMarkdown(report: Obj): string {
     ));
     out.push(``, `Goal ${catchup.goal}: ${fmt(catchup.pass)}.`);
   }
+  const diaryu = obj(report.diaryu);
+  if (diaryu && !diaryu.error) {
+    out.push(
+      ``,
+      `## DiaryU pair chat end to end (HTTP line → room socket)`,
+      ``,
+    );
+    out.push(table(
+      ["offered lines/s", "delivered/s", "p50 ms", "p99 ms", "held"],
+      rows(diaryu.steps).map((
+        r,
+      ) => [r.rate, r.deliveredPerSecond, r.p50Ms, r.p99Ms, r.held]),
+    ));
+  }
   return out.join("\n") + "\n";
 }

@@ -34,8 +34,8 @@ export interface HttpBenchOptions {
   rounds?: number;
 }
 
-/** A server process of the bench, pinned to a core when taskset exists. */
-class ServerProcess {
+/** A server process of the bench (`_http_server.ts`), pinned to core 0 when asked. */
+export class ServerProcess {
   readonly #proc: Deno.ChildProcess;
   readonly ready: Promise<Record<string, unknown>>;
 

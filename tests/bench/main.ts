@@ -6,12 +6,14 @@
  * its goal and whether this run met it.
  *
  * Sections: http (alias friend_list), realtime (relay, idle sockets,
- * voice), durable, catchup, transcode, ai, emotion.
+ * voice), durable, catchup, diaryu (pair chat end to end), transcode, ai,
+ * emotion.
  */
 import { benchHttp } from "./http_bench.ts";
 import { benchRealtime } from "./realtime_bench.ts";
 import { benchDurable } from "./durable_bench.ts";
 import { benchCatchup } from "./catchup_bench.ts";
+import { benchDiaryu } from "./diaryu_bench.ts";
 import { benchTranscode } from "./transcode_bench.ts";
 import { aiBench } from "./ai_bench.ts";
 import { emotionBench } from "./emotion_bench.ts";
@@ -22,6 +24,7 @@ const sections: [string, () => Promise<Record<string, unknown>>][] = [
   ["realtime", benchRealtime],
   ["durable", benchDurable],
   ["catchup", benchCatchup],
+  ["diaryu", benchDiaryu],
   ["transcode", benchTranscode],
   ["ai", aiBench],
   ["emotion", emotionBench],

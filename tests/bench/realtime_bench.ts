@@ -64,6 +64,8 @@ const HERE = new URL(".", import.meta.url);
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const CLIP = new URL("../fixtures/speech10.amr", import.meta.url).pathname;
 
+const PROFILE_DIR = Deno.env.get("BABBLE_BENCH_CPU_PROF");
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A script of this folder in its own Deno process, spoken to by lines. */
@@ -85,6 +87,10 @@ class Child {
         "--config",
         CONFIG,
         "--v8-flags=--expose-gc",
+        // BABBLE_BENCH_CPU_PROF=<dir> profiles the Babble server processes.
+        ...(PROFILE_DIR && script === "_babble_server.ts"
+          ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`]
+          : []),
         new URL(script, HERE).pathname,
         ...args,
       ],
