@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { mintDevices } from "../domain/smart_toy/devices.ts";
 
 /**
- * Helpers for the realtime and voice tests: families (a parent with a
- * bound, started toy) built through the real HTTP routes, uploads as the
- * seed's clients send them, WebSocket clients that queue frames, and a raw
- * TCP WebSocket handshake for what a browser client cannot do (see a
- * refusal's status, never read).
+ * The test helpers for the smart-toy contract and its sockets, one set:
+ * POST a body in any of the three encodings the seed's clients use,
+ * uploads as they send them, families (a registered, logged-in parent with
+ * one bound, started toy) built through the real HTTP routes, WebSocket
+ * clients that queue frames, and a raw TCP WebSocket handshake for what a
+ * browser client cannot do (see a refusal's status, never read).
  */
 
 /** Anything with the base URL and the store of a running server. */
@@ -15,16 +16,20 @@ export interface ServerLike {
   kv: Deno.Kv;
 }
 
-/** A reply: HTTP status and the parsed JSON body. */
+/** A reply: HTTP status, the parsed JSON body and the headers. */
 export interface Reply {
   status: number;
   // deno-lint-ignore no-explicit-any
   body: any;
+  headers: Headers;
 }
 
 /** A parent (registered, logged in) with one bound toy that has started. */
 export interface Family {
   userId: string;
+  username: string;
+  password: string;
+  nickname: string;
   /** The parent's session token. */
   token: string;
   toyId: string;
@@ -40,22 +45,85 @@ export function fixture(name: string): Promise<Uint8Array<ArrayBuffer>> {
   return Deno.readFile(new URL(`./fixtures/${name}`, import.meta.url));
 }
 
-/** POSTs a JSON body with an optional Bearer token. */
-export async function post(
+/** How a POST body is encoded. */
+export type Encoding = "json" | "form" | "multipart";
+
+/** Every encoding a smart-toy POST accepts (CONTRACTS.md). */
+export const ENCODINGS: readonly Encoding[] = ["json", "form", "multipart"];
+
+/** The smart-toy envelope; open_toy also repeats `data` at the top level. */
+export interface Envelope {
+  code: number;
+  msg: string;
+  // deno-lint-ignore no-explicit-any
+  data: any;
+  [key: string]: unknown;
+}
+
+/** Options of `send`. */
+export interface SendOptions {
+  token?: string;
+  encoding?: Encoding;
+}
+
+function encode(
+  fields: Record<string, unknown>,
+  encoding: Encoding,
+): { body: BodyInit; type?: string } {
+  if (encoding === "json") {
+    return { body: JSON.stringify(fields), type: "application/json" };
+  }
+  const entries = Object.entries(fields).map(([k, v]) => [k, String(v)]);
+  if (encoding === "form") return { body: new URLSearchParams(entries) };
+  const form = new FormData();
+  for (const [k, v] of entries) form.append(k, v);
+  return { body: form };
+}
+
+/**
+ * POSTs `fields` to `path` encoded as asked (JSON by default) and parses
+ * the reply; fails the test when the reply is not JSON.
+ */
+export async function send(
+  server: { url: string },
+  path: string,
+  fields: Record<string, unknown> = {},
+  { token, encoding = "json" }: SendOptions = {},
+): Promise<Reply> {
+  const { body, type } = encode(fields, encoding);
+  const headers = new Headers();
+  if (type) headers.set("content-type", type);
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const res = await fetch(server.url + path, {
+    method: "POST",
+    headers,
+    body,
+  });
+  return { status: res.status, body: await jsonOf(res), headers: res.headers };
+}
+
+/** Parses a reply body as the JSON envelope; fails with the text otherwise. */
+export async function jsonOf(res: Response): Promise<Envelope> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new assert.AssertionError({
+      message: `expected JSON from ${res.url} (${res.status}), got: ${
+        text.slice(0, 200)
+      }`,
+    });
+  }
+}
+
+/** POSTs a JSON body, with the parent's or toy's token when given. */
+export function post(
   server: { url: string },
   path: string,
   body: Record<string, unknown>,
   token?: string,
 ): Promise<Reply> {
-  const res = await fetch(server.url + path, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await jsonBody(res) };
+  return send(server, path, body, { token });
 }
 
 /** POSTs multipart/form-data: text fields plus one file field. */
@@ -78,83 +146,119 @@ export async function upload(
     headers: token ? { authorization: `Bearer ${token}` } : {},
     body: form,
   });
-  return { status: res.status, body: await jsonBody(res) };
+  return { status: res.status, body: await jsonOf(res), headers: res.headers };
 }
 
-async function jsonBody(res: Response): Promise<unknown> {
-  const text = await res.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new assert.AssertionError({
-      message: `expected JSON from ${res.url} (${res.status}): ${
-        text.slice(0, 200)
-      }`,
-    });
-  }
-}
-
-/** Asserts a smart-toy success envelope and returns its data. */
+/** Asserts a smart-toy success envelope (HTTP 200, code 0) and returns its data. */
 // deno-lint-ignore no-explicit-any
 export function ok(reply: Reply): any {
   assert.equal(reply.status, 200, JSON.stringify(reply.body));
   assert.equal(reply.body.code, 0, JSON.stringify(reply.body));
+  assert.equal(typeof reply.body.msg, "string");
   return reply.body.data;
 }
 
-/** Asserts an error in the smart-toy `{code, msg, data}` shape. */
-export function assertEnvelopeError(reply: Reply, status: number): void {
+/**
+ * Asserts an error envelope: the given HTTP status, `code` (the status
+ * unless a business code is given), a message matching `pattern`.
+ */
+export function assertError(
+  reply: Reply,
+  status: number,
+  pattern?: RegExp,
+  code: number = status,
+): void {
   const shown = JSON.stringify(reply.body);
   assert.equal(reply.status, status, shown);
   assert.deepEqual(Object.keys(reply.body).sort(), ["code", "data", "msg"]);
-  assert.equal(reply.body.code, status, shown);
+  assert.equal(reply.body.code, code, shown);
   assert.equal(typeof reply.body.msg, "string");
   assert.ok(reply.body.msg.length > 0, shown);
+  if (pattern) assert.match(reply.body.msg, pattern);
 }
 
 let serial = 0;
 
-/**
- * A parent registered and logged in over HTTP, a device minted in the
- * store, bound through /bind_toy, and started through /open_toy.
- */
-export async function newFamily(server: ServerLike): Promise<Family> {
+/** A username no other test uses. */
+export function uniqueName(prefix = "parent"): string {
   serial++;
-  const username = `p${serial}_${crypto.randomUUID().slice(0, 8)}`;
-  const password = "secret-pass-123";
+  return `${prefix}_${serial}_${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** A registered, logged-in parent with one bound toy. */
+export interface Family {
+  userId: string;
+  username: string;
+  password: string;
+  nickname: string;
+  token: string;
+  toyId: string;
+  deviceKey: string;
+  /** The chat between the parent and the toy. */
+  chatId: string;
+}
+
+/** Registers and logs in a parent; returns its id and token. */
+export async function newParent(
+  server: { url: string },
+  { username = uniqueName(), password = "secret-pass", nickname = "Dad" } = {},
+): Promise<
+  { userId: string; username: string; password: string; token: string }
+> {
   ok(
-    await post(server, "/reg", {
+    await send(server, "/reg", {
       username,
       password,
-      nickname: `Parent ${serial}`,
-      gender: "1",
+      nickname,
+      gender: "2",
       avatar: "baba.jpg",
     }),
   );
-  const login = ok(await post(server, "/login", { username, password }));
-  const [deviceKey] = await mintDevices(server.kv, 1);
+  const login = ok(await send(server, "/login", { username, password }));
+  return { userId: login._id, username, password, token: login.token };
+}
+
+/** Mints one device key straight in the store (as `devices mint` does). */
+export async function newDevice(server: { kv: Deno.Kv }): Promise<string> {
+  const [key] = await mintDevices(server.kv, 1);
+  return key;
+}
+
+/**
+ * A parent registered through /reg and /login, a device minted in the
+ * store, bound through /bind_toy (remark: the nickname), and started
+ * through /open_toy.
+ */
+export async function newFamily(
+  server: ServerLike,
+  { nickname = "Dad", toyName = "Ball ball", babyName = "Small dung ball" } =
+    {},
+): Promise<Family> {
+  const parent = await newParent(server, { nickname });
+  const deviceKey = await newDevice(server);
   const bound = ok(
     await post(server, "/bind_toy", {
-      toy_name: `Toy ${serial}`,
-      baby_name: "Kid",
-      remark: "Dad",
-      user_id: login._id,
+      toy_name: toyName,
+      baby_name: babyName,
+      remark: nickname,
+      user_id: parent.userId,
       device_key: deviceKey,
-    }, login.token),
+    }, parent.token),
   );
-  const opened = await post(server, "/open_toy", { device_key: deviceKey });
-  const started = ok(opened);
+  const started = ok(
+    await post(server, "/open_toy", { device_key: deviceKey }),
+  );
   assert.equal(started.toy_id, bound.toy_id);
   const friends = ok(
-    await post(server, "/friend_list", { _id: login._id }, login.token),
+    await post(server, "/friend_list", { _id: parent.userId }, parent.token),
   );
   const entry = friends.find((f: { friend_id: string }) =>
     f.friend_id === bound.toy_id
   );
   assert.ok(entry, "the bound toy is in the parent's friend list");
   return {
-    userId: login._id,
-    token: login.token,
+    ...parent,
+    nickname,
     toyId: bound.toy_id,
     toyToken: started.token,
     deviceKey,
@@ -167,7 +271,7 @@ export async function newFamily(server: ServerLike): Promise<Family> {
  * accepts); returns the chat id of the two toys.
  */
 export async function befriendToys(
-  server: ServerLike,
+  server: { url: string },
   a: Family,
   b: Family,
 ): Promise<string> {
@@ -176,7 +280,7 @@ export async function befriendToys(
       req_user: a.toyId,
       add_user: b.toyId,
       type: "toy",
-      req_info: "hello",
+      req_info: "I am " + a.toyId,
       remark: "pal",
     }, a.token),
   );
@@ -190,6 +294,11 @@ export async function befriendToys(
   assert.ok(entry, "the toys are friends");
   return entry.friend_chat;
 }
+
+/** An id that is well-formed but names nothing. */
+export const UNKNOWN_ID = "0123456789abcdef01234567";
+/** A device key that is well-formed but was never minted. */
+export const UNKNOWN_KEY = "0123456789abcdef0123456789abcdef";
 
 /** A server frame. */
 export type Frame = Record<string, unknown>;

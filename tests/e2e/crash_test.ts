@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
 import { type Family, fixture, newFamily, ok, post } from "../_family.ts";
-import { kill, MAIN, spawnServer, voiceLoad, wholeChat } from "../_process.ts";
+import { kill, spawnServer, voiceLoad, wholeChat } from "../_process.ts";
 
 /**
  * Crash safety: a child server process (`main.ts serve` on a KV file)

@@ -5,9 +5,9 @@ import {
   type Family,
   newDevice,
   newFamily,
-  okData,
+  ok,
   send,
-} from "../_toy_fixtures.ts";
+} from "../_family.ts";
 
 /**
  * A restart on the same KV file keeps every account, toy, friendship,
@@ -28,7 +28,7 @@ async function look(
   f: Family,
 ): Promise<Seen> {
   const token = f.token;
-  const login = okData(
+  const login = ok(
     await send(server, "/login", {
       username: f.username,
       password: f.password,
@@ -37,17 +37,17 @@ async function look(
   delete login.token;
   return {
     login,
-    toys: okData(await send(server, "/toy_list", { _id: f.userId }, { token })),
-    friends: okData(
+    toys: ok(await send(server, "/toy_list", { _id: f.userId }, { token })),
+    friends: ok(
       await send(server, "/friend_list", { _id: f.userId }, { token }),
     ),
-    toyFriends: okData(
+    toyFriends: ok(
       await send(server, "/friend_list", { _id: f.toyId }, { token }),
     ),
-    requests: okData(
+    requests: ok(
       await send(server, "/req_list", { _id: f.userId }, { token }),
     ),
-    content: okData(await send(server, "/content_list", {})),
+    content: ok(await send(server, "/content_list", {})),
   };
 }
 
@@ -68,7 +68,7 @@ Deno.test("a restart on the same KV file keeps accounts, toys and friendships", 
       ];
       await befriendToys(first, families[0], families[1]);
       await befriendToys(first, families[2], families[0]);
-      pendingReq = okData(
+      pendingReq = ok(
         await send(first, "/add_req", {
           req_user: families[1].userId,
           add_user: families[2].toyId,
@@ -86,7 +86,7 @@ Deno.test("a restart on the same KV file keeps accounts, toys and friendships", 
     }
     // Tokens issued before the restart still work; devices keep their state.
     const [a] = families;
-    okData(
+    ok(
       await send(second, "/auto_login", { _id: a.userId }, { token: a.token }),
     );
     const open = await send(second, "/open_toy", { device_key: a.deviceKey });
@@ -97,7 +97,7 @@ Deno.test("a restart on the same KV file keeps accounts, toys and friendships", 
     });
     assert.equal(scan.body.code, 0);
     // A pending request can still be answered after the restart.
-    okData(
+    ok(
       await send(second, "/acc_req", { req_id: pendingReq }, {
         token: families[2].token,
       }),
@@ -117,7 +117,7 @@ Deno.test("a third start on the file does not duplicate the built-in content", a
     const lists: unknown[] = [];
     for (let i = 0; i < 3; i++) {
       await using server = await startTestServer({ kv });
-      lists.push(okData(await send(server, "/content_list", {})));
+      lists.push(ok(await send(server, "/content_list", {})));
     }
     assert.equal((lists[0] as unknown[]).length, 3);
     assert.deepEqual(lists[1], lists[0]);
@@ -136,9 +136,9 @@ Deno.test("two instances starting together on one store both serve one library",
     ]);
     await using _a = a;
     await using _b = b;
-    const fromA = okData(await send(a, "/content_list", {}));
+    const fromA = ok(await send(a, "/content_list", {}));
     assert.equal(fromA.length, 3);
-    assert.deepEqual(okData(await send(b, "/content_list", {})), fromA);
+    assert.deepEqual(ok(await send(b, "/content_list", {})), fromA);
     let blobs = 0;
     for await (const _ of kv.list({ prefix: ["blob_meta"] })) blobs++;
     assert.equal(

@@ -11,10 +11,10 @@ import {
   jsonOf,
   newFamily,
   newParent,
-  okData,
+  ok,
   type Reply,
   send,
-} from "../_toy_fixtures.ts";
+} from "../_family.ts";
 
 /**
  * The admin API behind the admin token: the configured --admin-token, else
@@ -60,9 +60,9 @@ Deno.test("first start: one admin token, made once, stored only as a hash; it wo
   assert.match(token, /^[0-9a-f]{64}$/);
   assert.equal(await ensureAdminToken(server.kv), null, "made only once");
   assert.ok(!(await storeText(server.kv)).includes(token), "no clear token");
-  const check = okData(await get(server, "/admin/check", token));
+  const check = ok(await get(server, "/admin/check", token));
   assert.deepEqual(check, { ok: true });
-  okData(await send(server, "/admin/devices", { count: 1 }, { token }));
+  ok(await send(server, "/admin/devices", { count: 1 }, { token }));
 });
 
 Deno.test("instances starting together on one store make one admin token", async () => {
@@ -78,7 +78,7 @@ Deno.test("a reset token replaces the old one at once", async () => {
   const first = (await ensureAdminToken(server.kv))!;
   const second = await resetAdminToken(server.kv);
   assertError(await get(server, "/admin/check", first), 401, /wrong admin/);
-  okData(await get(server, "/admin/check", second));
+  ok(await get(server, "/admin/check", second));
 });
 
 Deno.test("the admin API wants the token: 401 without, wrong, or another kind", async () => {
@@ -126,7 +126,7 @@ Deno.test("a store without an admin token refuses every token", async () => {
 Deno.test("a configured --admin-token is the admin token; a stored one is then ignored", async () => {
   await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
   const stored = await resetAdminToken(server.kv);
-  okData(await get(server, "/admin/check", ADMIN_TOKEN));
+  ok(await get(server, "/admin/check", ADMIN_TOKEN));
   assertError(await get(server, "/admin/check", stored), 401);
 });
 
@@ -139,7 +139,7 @@ Deno.test("POST /admin/devices mints keys from JSON, a form and multipart", asyn
       const reply = await send(server, "/admin/devices", {
         count: encoding === "json" ? count : String(count),
       }, { token: ADMIN_TOKEN, encoding });
-      const { keys } = okData(reply);
+      const { keys } = ok(reply);
       assert.equal(keys.length, count);
       assert.equal(new Set(keys).size, count);
       assert.match(reply.body.msg, new RegExp(`minted ${count}`));
@@ -156,7 +156,7 @@ Deno.test("POST /admin/devices mints keys from JSON, a form and multipart", asyn
 
 Deno.test("/admin/devices mints up to 1000 at once; a bad count is 400", async () => {
   await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
-  const { keys } = okData(
+  const { keys } = ok(
     await send(server, "/admin/devices", { count: 1000 }, {
       token: ADMIN_TOKEN,
     }),
@@ -174,7 +174,7 @@ Deno.test("/admin/devices mints up to 1000 at once; a bad count is 400", async (
 Deno.test("GET /admin/devices lists the keys in pages, with their bound state", async () => {
   await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
   const family = await newFamily(server);
-  const { keys } = okData(
+  const { keys } = ok(
     await send(server, "/admin/devices", { count: 4 }, { token: ADMIN_TOKEN }),
   );
   const seen: { device_key: string; bound: boolean; toy_id: string | null }[] =
@@ -185,7 +185,7 @@ Deno.test("GET /admin/devices lists the keys in pages, with their bound state", 
     const query: string = `?limit=2${
       cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
     }`;
-    const page = okData(
+    const page = ok(
       await get(server, `/admin/devices${query}`, ADMIN_TOKEN),
     );
     assert.ok(page.devices.length <= 2);
@@ -204,7 +204,7 @@ Deno.test("GET /admin/devices lists the keys in pages, with their bound state", 
   ]);
   for (const d of seen.filter((d) => !d.bound)) assert.equal(d.toy_id, null);
 
-  const all = okData(await get(server, "/admin/devices", ADMIN_TOKEN));
+  const all = ok(await get(server, "/admin/devices", ADMIN_TOKEN));
   assert.equal(all.devices.length, 5);
   assert.equal(all.cursor, null);
   assertError(
@@ -257,7 +257,7 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
   await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
   const mp3 = await Deno.readFile(new URL("content/twinkle_star.mp3", STATIC));
   const png = await Deno.readFile(new URL("avatar/default_avatar.png", STATIC));
-  const added = okData(
+  const added = ok(
     await postContent(
       server,
       await contentForm({
@@ -269,7 +269,7 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
   );
   assert.equal(added.outcome, "added");
   assert.match(added.cover, /\.png$/);
-  const list = okData(await send(server, "/content_list", {}));
+  const list = ok(await send(server, "/content_list", {}));
   const item = list.find((i: { title: string }) =>
     i.title === "Lullaby for Lily"
   );
@@ -284,7 +284,7 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
   assert.equal(cover.status, 200);
   assert.deepEqual(new Uint8Array(await cover.arrayBuffer()), png);
 
-  const again = okData(
+  const again = ok(
     await postContent(
       server,
       await contentForm({ title: "Lullaby for Lily", cover: png }),
@@ -293,14 +293,14 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
   // Same files, aliases not sent: they are kept, nothing changes.
   assert.equal(again.outcome, "unchanged");
   // Aliases sent empty: cleared.
-  const cleared = okData(
+  const cleared = ok(
     await postContent(
       server,
       await contentForm({ title: "Lullaby for Lily", cover: png, aliases: "" }),
     ),
   );
   assert.equal(cleared.outcome, "updated");
-  const after = okData(await send(server, "/content_list", {})).find((
+  const after = ok(await send(server, "/content_list", {})).find((
     i: { title: string },
   ) => i.title === "Lullaby for Lily");
   assert.equal(after.aliases, undefined);
@@ -309,7 +309,7 @@ Deno.test("POST /admin/content adds an item that /content_list then shows and se
 Deno.test("POST /admin/content transcodes WAV to MP3", async () => {
   await using server = await startTestServer({ adminToken: ADMIN_TOKEN });
   const wav = await Deno.readFile(new URL("speech.wav", FIXTURES));
-  const added = okData(
+  const added = ok(
     await postContent(
       server,
       await contentForm({ title: "Spoken", audio: wav }),
@@ -354,7 +354,7 @@ Deno.test("POST /admin/content refuses what is not audio, not an image, too larg
     400,
     /"title" is required/,
   );
-  const titles = okData(await send(server, "/content_list", {})).map((
+  const titles = ok(await send(server, "/content_list", {})).map((
     i: { title: string },
   ) => i.title);
   for (const title of ["Noise", "Blank", "Huge"]) {

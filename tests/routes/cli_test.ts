@@ -8,7 +8,7 @@ import { listContent } from "../../domain/smart_toy/content.ts";
 import { getDevice } from "../../domain/smart_toy/devices.ts";
 import { VERSION } from "../../domain/platform/version.ts";
 import { startTestServer } from "../_server.ts";
-import { okData, send } from "../_toy_fixtures.ts";
+import { ok, send } from "../_family.ts";
 
 /**
  * The CLI subcommands, run as a self-hoster runs them: `deno run -A main.ts
@@ -279,7 +279,7 @@ Deno.test("backup then restore into a fresh KV keeps a user and the media", () =
     // Give the source its built-in media too, as a served store has.
     {
       await using server = await startTestServer({ kv: source });
-      okData(await send(server, "/content_list", {}));
+      ok(await send(server, "/content_list", {}));
     }
     const backup = await babble([
       "backup",
@@ -309,7 +309,7 @@ Deno.test("backup then restore into a fresh KV keeps a user and the media", () =
       );
     });
     await using restored = await startTestServer({ kv: target });
-    const login = okData(
+    const login = ok(
       await send(restored, "/login", {
         username: "keeper",
         password: "backup-pass",

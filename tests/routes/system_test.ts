@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { send } from "../_toy_fixtures.ts";
-import { fixture, newFamily, ok, toySocket, upload } from "../_family.ts";
+import { fixture, newFamily, ok, send, toySocket, upload } from "../_family.ts";
 
 /** Operating routes: /healthz, /metrics and /openapi.json. */
 

@@ -6,7 +6,7 @@ import type { RunningServer } from "../../../main.ts";
 import { startTestServer } from "../../_server.ts";
 import {
   appSocket,
-  assertEnvelopeError,
+  assertError,
   countKeys,
   type Family,
   fixture,
@@ -392,7 +392,7 @@ for (
 
     fake.modes[step] = mode;
     const failed = await ask(server, f);
-    assertEnvelopeError(failed, status);
+    assertError(failed, status);
     const name = { stt: "speech-to-text", chat: "chat", tts: "speech" }[step];
     assert.match(failed.body.msg, new RegExp(`the ${name} provider`));
     assert.deepEqual(await stored(server), before, "nothing stored");
@@ -423,7 +423,7 @@ Deno.test("a provider nobody listens on: 503, nothing stored", async () => {
   fake.transcripts = ["why is the sea salty"];
   const before = await stored(server);
   const failed = await ask(server, f);
-  assertEnvelopeError(failed, 503);
+  assertError(failed, 503);
   assert.match(failed.body.msg, /chat provider cannot be reached/);
   assert.deepEqual(await stored(server), before);
 });
@@ -539,7 +539,7 @@ Deno.test("the chat stream breaks off before the first sentence: a clear error, 
   fake.chatCutAfter = 3;
   const before = await stored(server);
   const failed = await ask(server, f);
-  assertEnvelopeError(failed, 502);
+  assertError(failed, 502);
   assert.match(failed.body.msg, /the chat provider/);
   assert.equal(fake.requests.tts.length, 0);
   assert.deepEqual(await stored(server), before, "nothing stored");
@@ -568,7 +568,7 @@ Deno.test("only speech-to-text configured: play and message work, an answer name
 
   fake.transcripts = ["why do birds sing"];
   const answer = await ask(server, f);
-  assertEnvelopeError(answer, 503);
+  assertError(answer, 503);
   assert.match(answer.body.msg, /chat \(--chat-url \/ BABBLE_CHAT_URL\)/);
   assert.match(answer.body.msg, /speech \(--tts-url \/ BABBLE_TTS_URL\)/);
   assert.deepEqual(answer.body.data, { missing: ["chat", "tts"] });
@@ -579,7 +579,7 @@ Deno.test("no provider configured: the reply says the toy cannot listen", async 
   await using server = await startTestServer();
   const f = await newFamily(server);
   const reply = await ask(server, f);
-  assertEnvelopeError(reply, 503);
+  assertError(reply, 503);
   assert.match(
     reply.body.msg,
     /speech-to-text \(--stt-url \/ BABBLE_STT_URL\)/,
@@ -594,17 +594,17 @@ Deno.test("authorization: another family's toy, a parent's token, no token, a wr
   const other = await newFamily(server);
   fake.transcripts = ["play twinkle twinkle"];
 
-  assertEnvelopeError(await ask(server, f, { toyId: other.toyId }), 403);
-  assertEnvelopeError(await ask(server, f, { token: f.token }), 403);
-  assertEnvelopeError(await ask(server, f, { token: "" }), 401);
-  assertEnvelopeError(
+  assertError(await ask(server, f, { toyId: other.toyId }), 403);
+  assertError(await ask(server, f, { token: f.token }), 403);
+  assertError(await ask(server, f, { token: "" }), 401);
+  assertError(
     await ask(server, f, {
       token: "",
       query: `?device_key=${other.deviceKey}`,
     }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await ask(server, f, { token: "", query: `?device_key=${"0".repeat(32)}` }),
     401,
   );
@@ -633,11 +633,11 @@ Deno.test("bad input: not audio is 415, a missing recording 400, in the envelope
   await using _f = fake;
   await using _s = server;
   const f = await newFamily(server);
-  assertEnvelopeError(
+  assertError(
     await ask(server, f, { recording: "not_audio.bin" }),
     415,
   );
-  assertEnvelopeError(
+  assertError(
     await post(server, "/ai_uploader", { toy_id: f.toyId }, f.toyToken),
     400,
   );
@@ -713,17 +713,17 @@ Deno.test("profile routes: the owner reads and sets; others are refused", async 
       "/ai_transcripts/clear",
     ]
   ) {
-    assertEnvelopeError(
+    assertError(
       await post(server, path, { toy_id: f.toyId }, other.token),
       403,
     );
-    assertEnvelopeError(
+    assertError(
       await post(server, path, { toy_id: f.toyId }, f.toyToken),
       403,
     );
-    assertEnvelopeError(await post(server, path, { toy_id: f.toyId }), 401);
+    assertError(await post(server, path, { toy_id: f.toyId }), 401);
   }
-  assertEnvelopeError(
+  assertError(
     await post(server, "/ai_profile/set", {
       toy_id: f.toyId,
       child_age: 99,

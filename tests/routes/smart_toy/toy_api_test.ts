@@ -7,11 +7,11 @@ import {
   newDevice,
   newFamily,
   newParent,
-  okData,
+  ok,
   send,
   uniqueName,
   UNKNOWN_KEY,
-} from "../../_toy_fixtures.ts";
+} from "../../_family.ts";
 
 /**
  * The smart-toy contract's happy paths (seeds 000 and 002, CONTRACTS.md
@@ -40,7 +40,7 @@ Deno.test("/reg registers a user from JSON, a form and multipart", async (t) => 
   for (const encoding of ENCODINGS) {
     await t.step(encoding, async () => {
       const username = uniqueName();
-      const data = okData(
+      const data = ok(
         await send(server, "/reg", {
           username,
           password: "hunter22",
@@ -50,7 +50,7 @@ Deno.test("/reg registers a user from JSON, a form and multipart", async (t) => 
         }, { encoding }),
       );
       assert.match(data._id, HEX24);
-      const login = okData(
+      const login = ok(
         await send(server, "/login", { username, password: "hunter22" }),
       );
       assert.equal(login._id, data._id);
@@ -64,8 +64,8 @@ Deno.test("/reg registers a user from JSON, a form and multipart", async (t) => 
 Deno.test("/reg takes only username and password; the rest defaults", async () => {
   await using server = await startTestServer();
   const username = uniqueName();
-  okData(await send(server, "/reg", { username, password: "hunter22" }));
-  const user = okData(
+  ok(await send(server, "/reg", { username, password: "hunter22" }));
+  const user = ok(
     await send(server, "/login", { username, password: "hunter22" }),
   );
   assert.equal(user.nickname, username);
@@ -75,7 +75,7 @@ Deno.test("/reg takes only username and password; the rest defaults", async () =
 Deno.test("/login replies the seed's user shape plus a token, never the password", async (t) => {
   await using server = await startTestServer();
   const username = uniqueName();
-  okData(
+  ok(
     await send(server, "/reg", {
       username,
       password: "hunter22",
@@ -89,7 +89,7 @@ Deno.test("/login replies the seed's user shape plus a token, never the password
         username,
         password: "hunter22",
       }, { encoding });
-      const data = okData(reply);
+      const data = ok(reply);
       assert.equal(reply.body.msg, "Successful login");
       for (
         const key of [
@@ -120,7 +120,7 @@ Deno.test("/login replies the seed's user shape plus a token, never the password
 Deno.test("/login lists the bound toys and their friendship", async () => {
   await using server = await startTestServer();
   const family = await newFamily(server);
-  const data = okData(
+  const data = ok(
     await send(server, "/login", {
       username: family.username,
       password: family.password,
@@ -137,7 +137,7 @@ Deno.test("/auto_login resumes the session; a new user has chat {count: 0}", asy
   const parent = await newParent(server);
   for (const encoding of ENCODINGS) {
     await t.step(encoding, async () => {
-      const data = okData(
+      const data = ok(
         await send(server, "/auto_login", { _id: parent.userId }, {
           token: parent.token,
           encoding,
@@ -154,7 +154,7 @@ Deno.test("/auto_login resumes the session; a new user has chat {count: 0}", asy
   await t.step(
     "token as a body field, where a client cannot set headers",
     async () => {
-      const data = okData(
+      const data = ok(
         await send(server, "/auto_login", {
           _id: parent.userId,
           token: parent.token,
@@ -170,13 +170,13 @@ Deno.test("/logout revokes exactly the token it was sent with", async (t) => {
   const parent = await newParent(server);
   for (const encoding of ENCODINGS) {
     await t.step(encoding, async () => {
-      const login = okData(
+      const login = ok(
         await send(server, "/login", {
           username: parent.username,
           password: parent.password,
         }),
       );
-      okData(
+      ok(
         await send(server, "/logout", {}, { token: login.token, encoding }),
       );
       assertError(
@@ -186,7 +186,7 @@ Deno.test("/logout revokes exactly the token it was sent with", async (t) => {
         401,
         /logged out/,
       );
-      okData(
+      ok(
         await send(server, "/auto_login", { _id: parent.userId }, {
           token: parent.token,
         }),
@@ -199,7 +199,7 @@ Deno.test("/content_list lists the built-in library, digests hidden", async (t) 
   await using server = await startTestServer();
   for (const encoding of ENCODINGS) {
     await t.step(encoding, async () => {
-      const items = okData(
+      const items = ok(
         await send(server, "/content_list", {}, { encoding }),
       );
       assert.equal(items.length, 3);
@@ -230,7 +230,7 @@ Deno.test("/content_list lists the built-in library, digests hidden", async (t) 
 
 Deno.test("/get_music, /get_cover and /get_image stream the library's files", async () => {
   await using server = await startTestServer();
-  const [item] = okData(await send(server, "/content_list", {}));
+  const [item] = ok(await send(server, "/content_list", {}));
   const manifest = JSON.parse(
     await Deno.readTextFile(
       new URL("../../../static/content/manifest.json", import.meta.url),
@@ -365,7 +365,7 @@ Deno.test("/bind_toy creates the toy, its chat and the friendship both ways", as
         user_id: parent.userId,
         device_key: deviceKey,
       }, { token: parent.token, encoding });
-      const data = okData(reply);
+      const data = ok(reply);
       assert.equal(reply.body.msg, "Binding Completion");
       assert.match(data.toy_id, HEX24);
       bound.push(data.toy_id);
@@ -375,13 +375,13 @@ Deno.test("/bind_toy creates the toy, its chat and the friendship both ways", as
       assert.deepEqual(scan.body.data, { toy_id: data.toy_id });
     });
   }
-  const toys = okData(
+  const toys = ok(
     await send(server, "/toy_list", { _id: parent.userId }, {
       token: parent.token,
     }),
   );
   assert.deepEqual(toys.map((toy: { _id: string }) => toy._id), bound);
-  const friends = okData(
+  const friends = ok(
     await send(server, "/friend_list", { _id: parent.userId }, {
       token: parent.token,
     }),
@@ -411,7 +411,7 @@ Deno.test("/toy_list replies the seed's toy shape with the toy's friend_list", a
         token: family.token,
         encoding,
       });
-      const [toy, ...rest] = okData(reply);
+      const [toy, ...rest] = ok(reply);
       assert.equal(reply.body.msg, "Obtain Toy list");
       assert.deepEqual(rest, []);
       assert.equal(toy._id, family.toyId);
@@ -477,7 +477,7 @@ Deno.test("/open_toy answers the three codes with the prompt of each meaning", a
     const open = await send(server, "/open_toy", {
       device_key: family.deviceKey,
     });
-    const friends = okData(
+    const friends = ok(
       await send(server, "/friend_list", { _id: family.toyId }, {
         token: open.body.token as string,
       }),
@@ -506,7 +506,7 @@ Deno.test("/friend_list entries have exactly the seed's six keys", async (t) => 
         token: a.token,
         encoding,
       });
-      const [entry, ...rest] = okData(reply);
+      const [entry, ...rest] = ok(reply);
       assert.equal(reply.body.msg, "Friends Inquiry");
       assert.deepEqual(rest, []);
       assert.deepEqual(sorted(entry), FRIEND_KEYS);
@@ -523,7 +523,7 @@ Deno.test("/friend_list entries have exactly the seed's six keys", async (t) => 
   await t.step(
     "a parent reads its toy's friends: the parent and the other toy",
     async () => {
-      const friends = okData(
+      const friends = ok(
         await send(server, "/friend_list", { _id: a.toyId }, {
           token: a.token,
         }),
@@ -557,11 +557,11 @@ Deno.test("friend requests: /add_req, /req_list, /acc_req, /ref_req", async (t) 
         req_info: "I am xxx",
         remark: "Teddy",
       }, { token: asker.token, encoding });
-      const { req_id } = okData(add);
+      const { req_id } = ok(add);
       assert.equal(add.body.msg, "Successful Added Friends Request");
       assert.match(req_id, HEX24);
 
-      const list = okData(
+      const list = ok(
         await send(server, "/req_list", { _id: b.userId }, {
           token: b.token,
           encoding,
@@ -590,9 +590,9 @@ Deno.test("friend requests: /add_req, /req_list, /acc_req, /ref_req", async (t) 
           token: b.token,
           encoding,
         });
-        okData(refused);
+        ok(refused);
         assert.equal(refused.body.msg, "Refuse to add friends");
-        const after = okData(
+        const after = ok(
           await send(server, "/req_list", { _id: b.userId }, {
             token: b.token,
           }),
@@ -601,7 +601,7 @@ Deno.test("friend requests: /add_req, /req_list, /acc_req, /ref_req", async (t) 
           after.find((r: { _id: string }) => r._id === req_id).status,
           2,
         );
-        const friends = okData(
+        const friends = ok(
           await send(server, "/friend_list", { _id: asker.userId }, {
             token: asker.token,
           }),
@@ -615,23 +615,23 @@ Deno.test("friend requests: /add_req, /req_list, /acc_req, /ref_req", async (t) 
         req_id,
         remark: "Auntie",
       }, { token: b.token, encoding });
-      okData(accepted);
+      ok(accepted);
       assert.equal(accepted.body.msg, "Agree to add friends");
-      const after = okData(
+      const after = ok(
         await send(server, "/req_list", { _id: b.userId }, { token: b.token }),
       );
       assert.equal(
         after.find((r: { _id: string }) => r._id === req_id).status,
         1,
       );
-      const mine = okData(
+      const mine = ok(
         await send(server, "/friend_list", { _id: asker.userId }, {
           token: asker.token,
         }),
       ).find((f: { friend_id: string }) => f.friend_id === b.toyId);
       assert.equal(mine.friend_type, "toy");
       assert.equal(mine.friend_remark, "Teddy");
-      const theirs = okData(
+      const theirs = ok(
         await send(server, "/friend_list", { _id: b.toyId }, {
           token: b.token,
         }),
@@ -650,8 +650,8 @@ Deno.test("friend requests: /add_req, /req_list, /acc_req, /ref_req", async (t) 
       req_info: "hi",
       remark: "ball",
     }, { token: open.body.token as string });
-    const { req_id } = okData(add);
-    const list = okData(
+    const { req_id } = ok(add);
+    const list = ok(
       await send(server, "/req_list", { _id: a.userId }, { token: a.token }),
     );
     const request = list.find((r: { _id: string }) => r._id === req_id);
@@ -666,7 +666,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
   const a = await newFamily(server);
   const b = await newFamily(server);
   await befriendToys(server, a, b);
-  const pending = okData(
+  const pending = ok(
     await send(server, "/add_req", {
       req_user: a.userId,
       add_user: b.toyId,
@@ -685,7 +685,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
       403,
       /not bound to you/,
     );
-    const toys = okData(
+    const toys = ok(
       await send(server, "/toy_list", { _id: a.userId }, { token: a.token }),
     );
     assert.equal(toys.length, 1);
@@ -696,7 +696,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
       token: a.token,
       encoding: "form",
     });
-    okData(reply);
+    ok(reply);
   });
 
   await t.step("the device is free again: scan_qr 0, open_toy 2", async () => {
@@ -717,7 +717,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
     "the toy is gone from toy_list and every friend list",
     async () => {
       assert.deepEqual(
-        okData(
+        ok(
           await send(server, "/toy_list", { _id: a.userId }, {
             token: a.token,
           }),
@@ -725,14 +725,14 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
         [],
       );
       assert.deepEqual(
-        okData(
+        ok(
           await send(server, "/friend_list", { _id: a.userId }, {
             token: a.token,
           }),
         ),
         [],
       );
-      const bFriends = okData(
+      const bFriends = ok(
         await send(server, "/friend_list", { _id: b.toyId }, {
           token: b.token,
         }),
@@ -741,7 +741,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
         bFriends.map((f: { friend_id: string }) => f.friend_id),
         [b.userId],
       );
-      const login = okData(
+      const login = ok(
         await send(server, "/login", {
           username: a.username,
           password: a.password,
@@ -752,7 +752,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
   );
 
   await t.step("its requests are gone and its token is revoked", async () => {
-    const list = okData(
+    const list = ok(
       await send(server, "/req_list", { _id: b.userId }, { token: b.token }),
     );
     assert.ok(
@@ -776,7 +776,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
   });
 
   await t.step("the freed device binds again, to another family", async () => {
-    const data = okData(
+    const data = ok(
       await send(server, "/bind_toy", {
         toy_name: "second life",
         baby_name: "Kid",
@@ -786,7 +786,7 @@ Deno.test("/unbind_toy frees the device and removes the toy everywhere", async (
       }, { token: b.token }),
     );
     assert.notEqual(data.toy_id, a.toyId);
-    const toys = okData(
+    const toys = ok(
       await send(server, "/toy_list", { _id: b.userId }, { token: b.token }),
     );
     assert.equal(toys.length, 2);

@@ -5,9 +5,9 @@ import {
   type Family,
   newDevice,
   newFamily,
-  okData,
+  ok,
   send,
-} from "../../_toy_fixtures.ts";
+} from "../../_family.ts";
 
 /**
  * Authorization on the smart-toy routes: no token is 401, an unknown or
@@ -54,7 +54,7 @@ async function fixture(
 ): Promise<Fixture> {
   const a = await newFamily(server);
   const b = await newFamily(server);
-  const { req_id } = okData(
+  const { req_id } = ok(
     await send(server, "/add_req", {
       req_user: b.toyId,
       add_user: a.toyId,
@@ -70,16 +70,16 @@ async function snapshot(
 ): Promise<unknown> {
   const token = f.a.token;
   return {
-    toys: okData(
+    toys: ok(
       await send(server, "/toy_list", { _id: f.a.userId }, { token }),
     ),
-    friends: okData(
+    friends: ok(
       await send(server, "/friend_list", { _id: f.a.userId }, { token }),
     ),
-    toyFriends: okData(
+    toyFriends: ok(
       await send(server, "/friend_list", { _id: f.a.toyId }, { token }),
     ),
-    requests: okData(
+    requests: ok(
       await send(server, "/req_list", { _id: f.a.userId }, { token }),
     ),
   };
@@ -132,13 +132,13 @@ Deno.test("unknown, malformed or non-Bearer tokens: 401", async (t) => {
 Deno.test("a token after /logout: 401 on every guarded route", async (t) => {
   await using server = await startTestServer();
   const f = await fixture(server);
-  const { token } = okData(
+  const { token } = ok(
     await send(server, "/login", {
       username: f.a.username,
       password: f.a.password,
     }),
   );
-  okData(await send(server, "/logout", {}, { token }));
+  ok(await send(server, "/logout", {}, { token }));
   for (const [path, fields] of routesOf(f)) {
     await t.step(path, async () => {
       assertError(
@@ -156,7 +156,7 @@ Deno.test("a token after /logout: 401 on every guarded route", async (t) => {
       device_key: f.a.deviceKey,
     });
     const toyToken = open.body.token as string;
-    okData(await send(server, "/logout", {}, { token: toyToken }));
+    ok(await send(server, "/logout", {}, { token: toyToken }));
     assertError(
       await send(server, "/friend_list", { _id: f.a.toyId }, {
         token: toyToken,
@@ -204,7 +204,7 @@ Deno.test("a second family's token against the first family: 403", async (t) => 
     });
   }
   await t.step("the first family's chat history is not b's: 403", async () => {
-    okData(
+    ok(
       await send(server, "/chat_list", { chat_id: f.a.chatId }, {
         token: f.a.token,
       }),
@@ -224,7 +224,7 @@ Deno.test("a second family's token against the first family: 403", async (t) => 
     );
   });
   await t.step("the first family's chat with its toy is not b's", async () => {
-    const bFriends = okData(
+    const bFriends = ok(
       await send(server, "/friend_list", { _id: f.b.userId }, { token }),
     );
     assert.ok(
@@ -253,7 +253,7 @@ Deno.test("a toy's token is the toy: its own friends only, no parent routes", as
   const open = await send(server, "/open_toy", { device_key: f.a.deviceKey });
   const token = open.body.token as string;
   await t.step("its own friend list", async () => {
-    okData(await send(server, "/friend_list", { _id: f.a.toyId }, { token }));
+    ok(await send(server, "/friend_list", { _id: f.a.toyId }, { token }));
   });
   await t.step("not its parent's friend list", async () => {
     assertError(
@@ -312,5 +312,5 @@ Deno.test("the token travels as Bearer, ?token= or a body field", async () => {
     _id: f.a.userId,
     token: f.a.token,
   }, { encoding: "multipart" });
-  assert.equal(okData(viaBody).length, 1);
+  assert.equal(ok(viaBody).length, 1);
 });

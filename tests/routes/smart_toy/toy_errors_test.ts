@@ -7,12 +7,12 @@ import {
   jsonOf,
   newDevice,
   newFamily,
-  okData,
+  ok,
   type Reply,
   send,
   UNKNOWN_ID,
   UNKNOWN_KEY,
-} from "../../_toy_fixtures.ts";
+} from "../../_family.ts";
 
 /**
  * Bad input on every smart-toy route: missing, extra and wrong-typed
@@ -490,18 +490,18 @@ async function world(
 ): Promise<World> {
   const a = await newFamily(server);
   const b = await newFamily(server);
-  const answered = okData(
+  const answered = ok(
     await send(server, "/add_req", {
       req_user: b.toyId,
       add_user: a.toyId,
     }, { token: b.token }),
   );
-  okData(
+  ok(
     await send(server, "/acc_req", { req_id: answered.req_id }, {
       token: a.token,
     }),
   );
-  const pending = okData(
+  const pending = ok(
     await send(server, "/add_req", {
       req_user: b.userId,
       add_user: a.toyId,
@@ -545,7 +545,7 @@ Deno.test("bad fields on every route: a 4xx envelope naming the problem", async 
   await t.step(
     "nothing changed: a's toy, friends and requests as before",
     async () => {
-      const toys = okData(
+      const toys = ok(
         await send(server, "/toy_list", { _id: w.a.userId }, {
           token: w.a.token,
         }),
@@ -554,7 +554,7 @@ Deno.test("bad fields on every route: a 4xx envelope naming the problem", async 
         w.a.toyId,
       ]);
       assert.equal(toys[0].friend_list.length, 2);
-      const requests = okData(
+      const requests = ok(
         await send(server, "/req_list", { _id: w.a.userId }, {
           token: w.a.token,
         }),
@@ -675,7 +675,7 @@ Deno.test("an oversized body without Content-Length is cut off at 64 KiB: 413", 
   );
   assertError(reply, 413, /larger than 65536 bytes/);
   // The server is still fine.
-  okData(
+  ok(
     await send(server, "/friend_list", { _id: a.userId }, { token: a.token }),
   );
 });
@@ -691,7 +691,7 @@ Deno.test("a body just under the limit is read", async () => {
     "application/json",
     a.token,
   );
-  okData(reply);
+  ok(reply);
 });
 
 Deno.test("a body with no content type is read as JSON", async () => {
@@ -704,7 +704,7 @@ Deno.test("a body with no content type is read as JSON", async () => {
     null,
     a.token,
   );
-  assert.equal(okData(reply).length, 1);
+  assert.equal(ok(reply).length, 1);
 });
 
 Deno.test("media routes: bad names 400, unknown files 404, wrong kind 404", async () => {

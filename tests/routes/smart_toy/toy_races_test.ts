@@ -4,11 +4,11 @@ import {
   newDevice,
   newFamily,
   newParent,
-  okData,
+  ok,
   type Reply,
   send,
   uniqueName,
-} from "../../_toy_fixtures.ts";
+} from "../../_family.ts";
 
 /**
  * Races the design promises to win with checked atomics: a device is
@@ -61,7 +61,7 @@ Deno.test("20 concurrent bind_toy of one device: exactly one toy", async () => {
   }
   let listed = 0;
   for (const p of parents) {
-    const toys = okData(
+    const toys = ok(
       await send(server, "/toy_list", { _id: p.userId }, { token: p.token }),
     );
     listed += toys.length;
@@ -82,7 +82,7 @@ Deno.test("20 concurrent acc_req of one request: accepted once", async () => {
   await using server = await startTestServer();
   const a = await newFamily(server);
   const b = await newFamily(server);
-  const { req_id } = okData(
+  const { req_id } = ok(
     await send(server, "/add_req", {
       req_user: a.toyId,
       add_user: b.toyId,
@@ -105,7 +105,7 @@ Deno.test("20 concurrent acc_req of one request: accepted once", async () => {
     assert.equal(loser.status, 409);
     assert.match(loser.body.msg, /already been answered/);
   }
-  const friends = okData(
+  const friends = ok(
     await send(server, "/friend_list", { _id: b.toyId }, { token: b.token }),
   );
   assert.equal(
@@ -114,7 +114,7 @@ Deno.test("20 concurrent acc_req of one request: accepted once", async () => {
     1,
   );
   assert.equal(await countKeys(server.kv, ["chats"]), chatsBefore + 1);
-  const [request] = okData(
+  const [request] = ok(
     await send(server, "/req_list", { _id: b.userId }, { token: b.token }),
   );
   assert.equal(request.status, 1);
@@ -124,7 +124,7 @@ Deno.test("accepts and refusals racing on one request: answered once", async () 
   await using server = await startTestServer();
   const a = await newFamily(server);
   const b = await newFamily(server);
-  const { req_id } = okData(
+  const { req_id } = ok(
     await send(server, "/add_req", {
       req_user: a.userId,
       add_user: b.toyId,
@@ -141,10 +141,10 @@ Deno.test("accepts and refusals racing on one request: answered once", async () 
   );
   const winners = replies.filter((r) => r.body.code === 0);
   assert.equal(winners.length, 1, JSON.stringify(statuses(replies)));
-  const [request] = okData(
+  const [request] = ok(
     await send(server, "/req_list", { _id: b.userId }, { token: b.token }),
   );
-  const friends = okData(
+  const friends = ok(
     await send(server, "/friend_list", { _id: a.userId }, { token: a.token }),
   );
   const befriended = friends.some((f: { friend_id: string }) =>
@@ -172,7 +172,7 @@ Deno.test("20 concurrent add_req of one pair: one pending request", async () => 
   for (const loser of replies.filter((r) => r.body.code !== 0)) {
     assert.equal(loser.status, 409);
   }
-  const requests = okData(
+  const requests = ok(
     await send(server, "/req_list", { _id: b.userId }, { token: b.token }),
   );
   assert.equal(requests.length, 1);
@@ -199,7 +199,7 @@ Deno.test("20 concurrent reg of one username: one account", async () => {
   assert.equal(await countKeys(server.kv, ["users_by_name"]), 1);
   // The account belongs to the winner: its password logs in, its id is stored.
   const index = replies.indexOf(winners[0]);
-  const login = okData(
+  const login = ok(
     await send(server, "/login", {
       username,
       password: `password-${index}`,

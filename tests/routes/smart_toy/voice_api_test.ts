@@ -5,7 +5,7 @@ import { type RunningServer } from "../../../main.ts";
 import { startTestServer } from "../../_server.ts";
 import {
   appSocket,
-  assertEnvelopeError,
+  assertError,
   befriendToys,
   countKeys,
   type Family,
@@ -15,7 +15,6 @@ import {
   post,
   type Reply,
   toySocket,
-  until,
   upload,
 } from "../../_family.ts";
 
@@ -267,7 +266,7 @@ Deno.test("not audio, header-only and oversized uploads: 415/413, nothing stored
   ];
   for (const [what, bytes, status] of cases) {
     const reply = await appUpload(server, family, bytes);
-    assertEnvelopeError(reply, status);
+    assertError(reply, status);
     assert.ok(reply.body.msg.length > 10, `${what}: ${reply.body.msg}`);
     if (status === 413) {
       // The limit quoted is the configured one, whichever check refused.
@@ -278,7 +277,7 @@ Deno.test("not audio, header-only and oversized uploads: 415/413, nothing stored
       );
     }
     const toyReply = await toyUpload(server, family, bytes);
-    assertEnvelopeError(toyReply, status);
+    assertError(toyReply, status);
   }
   assert.deepEqual(await snapshot(server, family), before);
   await toy.nothing((f) => f.type === "chat", 100);
@@ -304,7 +303,7 @@ Deno.test("a worker that crashes mid-upload: that upload fails with 503, nothing
   const before = await snapshot(server, family);
 
   const reply = await appUpload(server, family, await longAmr(60));
-  assertEnvelopeError(reply, 503);
+  assertError(reply, 503);
   assert.match(reply.body.msg, /worker/);
   assert.deepEqual(await snapshot(server, family), before);
 
@@ -324,17 +323,17 @@ Deno.test("uploads and reads are refused across families", async () => {
   const amr = await fixture("speech.amr");
 
   // No token, or a bad one: 401.
-  assertEnvelopeError(await appUpload(server, mine, amr, { token: "" }), 401);
-  assertEnvelopeError(
+  assertError(await appUpload(server, mine, amr, { token: "" }), 401);
+  assertError(
     await appUpload(server, mine, amr, { token: "f".repeat(64) }),
     401,
   );
-  assertEnvelopeError(await toyUpload(server, mine, amr, { token: "" }), 401);
-  assertEnvelopeError(
+  assertError(await toyUpload(server, mine, amr, { token: "" }), 401);
+  assertError(
     await post(server, "/chat_list", { chat_id: mine.chatId }),
     401,
   );
-  assertEnvelopeError(
+  assertError(
     await post(server, "/recv_msg", {
       from_user: mine.userId,
       to_user: mine.toyId,
@@ -343,50 +342,50 @@ Deno.test("uploads and reads are refused across families", async () => {
   );
 
   // The app may send only to friends, only as itself.
-  assertEnvelopeError(
+  assertError(
     await appUpload(server, mine, amr, { to: theirs.toyId }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await appUpload(server, mine, amr, { to: theirs.userId }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await appUpload(server, mine, amr, { userId: theirs.userId }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await appUpload(server, mine, amr, { token: mine.toyToken }),
     403,
   );
 
   // A toy (or its parent) uploads only as its own toy, only to friends.
-  assertEnvelopeError(
+  assertError(
     await toyUpload(server, mine, amr, { userId: theirs.toyId }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await toyUpload(server, mine, amr, {
       userId: theirs.toyId,
       token: mine.token,
     }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await toyUpload(server, mine, amr, { to: theirs.userId }),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await toyUpload(server, mine, amr, { to: theirs.toyId }),
     403,
   );
 
   // Nobody reads another family's chat or unread messages.
-  assertEnvelopeError(
+  assertError(
     await post(server, "/chat_list", { chat_id: theirs.chatId }, mine.token),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await post(
       server,
       "/chat_list",
@@ -395,14 +394,14 @@ Deno.test("uploads and reads are refused across families", async () => {
     ),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await post(server, "/recv_msg", {
       from_user: theirs.userId,
       to_user: theirs.toyId,
     }, mine.toyToken),
     403,
   );
-  assertEnvelopeError(
+  assertError(
     await post(server, "/recv_msg", {
       from_user: theirs.userId,
       to_user: theirs.toyId,
@@ -427,7 +426,7 @@ Deno.test("uploads and reads are refused across families", async () => {
   }, theirs.toyToken);
   assert.equal(toyReceived.body.length, 1);
   const third = await newFamily(server);
-  assertEnvelopeError(
+  assertError(
     await post(server, "/chat_list", { chat_id: toyChat }, third.token),
     403,
   );
