@@ -92,7 +92,7 @@ import {
 
 const TAG = "diaryu";
 /** How long a DiaryU sign-in lasts. */
-export const DIARYU_SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
+const DIARYU_SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** "" from a blank form field counts as absent. */
 function blankless<S extends z.ZodType>(schema: S) {

@@ -220,7 +220,7 @@ function withBinaryFiles(schema: unknown, files: string[]): unknown {
  * Builds the OpenAPI 3.1 document of the routes an app serves, from the
  * same route descriptions (and zod schemas) that validate requests.
  */
-export function openApiDocument(
+function openApiDocument(
   routes: readonly ApiRoute[],
   { server }: { server?: string } = {},
 ): Record<string, unknown> {

@@ -400,7 +400,7 @@ export async function promptAudio(
 }
 
 /** The name of the built-in "speak now" chime (no speech provider needed). */
-export const CUE_FILE = "ai-cue.mp3";
+const CUE_FILE = "ai-cue.mp3";
 
 /**
  * The "speak now" chime as a chat file: two short tones, made once with the

@@ -42,7 +42,7 @@ export type Intent<
   | { kind: "answer" };
 
 /** Lowest match score (1 = exact) that counts as a match. */
-export const MATCH_THRESHOLD = 0.75;
+const MATCH_THRESHOLD = 0.75;
 
 /**
  * Decides the intent of `text` against the toy's library and friends.
@@ -268,7 +268,7 @@ const unitCache = new Map<string, Unit[]>();
 const UNIT_CACHE_MAX = 5_000;
 
 /** The sound units of `text`. */
-export function soundUnits(text: string): Unit[] {
+function soundUnits(text: string): Unit[] {
   const cachedUnits = unitCache.get(text);
   if (cachedUnits) return cachedUnits;
   const units: Unit[] = [];

@@ -59,7 +59,7 @@ export interface AiOutcome {
 }
 
 /** The histogram every stage is timed into. */
-export const STAGE_METRIC = "babble_ai_stage_seconds";
+const STAGE_METRIC = "babble_ai_stage_seconds";
 /** Answers a provider failure cut short after their reply went out. */
 export const CUT_SHORT_METRIC = "babble_ai_answers_cut_short_total";
 

@@ -191,7 +191,7 @@ export interface Transcript {
 }
 
 /** How long a kept transcript lives. */
-export const TRANSCRIPT_TTL_MS = 30 * 24 * 3600 * 1000;
+const TRANSCRIPT_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** Keeps one transcript (the caller checks the operator's setting). */
 export async function keepTranscript(

@@ -24,7 +24,7 @@ export const MAX_TITLE = 100;
  */
 export const MAX_CONTENT = 10_000;
 /** Characters of content a summary shows in place of a missing title. */
-export const PREVIEW_CHARS = 100;
+const PREVIEW_CHARS = 100;
 /** Words of evidence kept with a diary. */
 export const MAX_EVIDENCE = 8;
 
@@ -86,7 +86,7 @@ export function firstChars(text: string, n: number): string {
 }
 
 /** A diary's listing entry. */
-export function summaryOf(diary: Diary): DiarySummary {
+function summaryOf(diary: Diary): DiarySummary {
   return {
     diary_id: diary.diary_id,
     title: diary.title,

@@ -26,7 +26,7 @@ import { randomHex } from "../store/ids.ts";
 /** Largest image accepted (the server's upload limit may be lower). */
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 /** Images one user may keep; re-uploading a name replaces it. */
-export const MAX_IMAGES_PER_USER = 200;
+const MAX_IMAGES_PER_USER = 200;
 /** Longest image name, in characters. */
 export const MAX_IMAGE_NAME = 100;
 
@@ -73,7 +73,7 @@ export function sniffImage(bytes: Uint8Array): ImageFormat | null {
 }
 
 /** True for an acceptable image name: no control characters, slashes or backslashes. */
-export function isImageName(name: string): boolean {
+function isImageName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_IMAGE_NAME &&
     !/[\p{Cc}/\\]/u.test(name);
 }

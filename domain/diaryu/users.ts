@@ -49,7 +49,7 @@ export interface ProfileReply {
 /** WeChat openIds: letters, digits, `_` and `-` (28 characters in practice). */
 export const OPEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Demo users' openIds start with this; WeChat's never do (they start with "o"). */
-export const DEMO_PREFIX = "demo_";
+const DEMO_PREFIX = "demo_";
 
 const EMPTY_PROFILE: Profile = {
   nickName: null,

@@ -60,11 +60,11 @@ export const DEFAULT_AVATAR = "default_avatar.png";
 /** Tokens live this long after their last use (seed: 1 h, refreshed on use). */
 export const TOKEN_TTL_MS = 3600 * 1000;
 /** Chat lines stay readable this long: enough for a lagging instance. */
-export const EVENT_TTL_MS = 60 * 1000;
+const EVENT_TTL_MS = 60 * 1000;
 /** Longest chat line, in characters. */
-export const MAX_MESSAGE_CHARS = 4096;
+const MAX_MESSAGE_CHARS = 4096;
 /** Longest password accepted (scrypt work is bounded by it). */
-export const MAX_PASSWORD_CHARS = 256;
+const MAX_PASSWORD_CHARS = 256;
 
 /** The seed's message for a bad username over HTTP. */
 export const USERNAME_RULE_MESSAGE =

@@ -51,11 +51,6 @@ export async function resetAdminToken(kv: Deno.Kv): Promise<string> {
   return token;
 }
 
-/** Whether the store holds an admin token. */
-export async function hasAdminToken(kv: Deno.Kv): Promise<boolean> {
-  return (await kv.get(KEY)).versionstamp !== null;
-}
-
 /**
  * Whether `token` is the admin token: the configured one when there is
  * one (the stored token is then ignored), else the stored one. Compares

@@ -57,17 +57,7 @@ export function asAppError(
   });
 }
 
-/** Shorthand for a 400 with a message that names the problem. */
-export function badRequest(message: string): AppError {
-  return new AppError(400, message);
-}
-
 /** Shorthand for a 404 naming what was not found. */
 export function notFound(message: string): AppError {
   return new AppError(404, message);
-}
-
-/** Shorthand for a 403: the caller may not touch this id. */
-export function forbidden(message: string): AppError {
-  return new AppError(403, message);
 }

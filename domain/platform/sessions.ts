@@ -31,7 +31,7 @@ export interface Session {
 }
 
 /** What a token looks like: 64 lowercase hex characters. */
-export const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
+const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
 
 // A sliding session is rewritten at most once a minute (or a tenth of its
 // lifetime): each use still counts, without a KV write per request.

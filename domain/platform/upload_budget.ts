@@ -13,10 +13,10 @@ import { busy } from "./rate_limit.ts";
  */
 
 /** Seconds a refused upload is told to wait: uploads finish in seconds. */
-export const UPLOAD_RETRY_AFTER_SECONDS = 2;
+const UPLOAD_RETRY_AFTER_SECONDS = 2;
 
 /** The metric gauge of the bytes admitted and not yet released. */
-export const UPLOAD_BYTES_GAUGE = "babble_upload_bytes_in_flight";
+const UPLOAD_BYTES_GAUGE = "babble_upload_bytes_in_flight";
 
 /** Bytes in flight against one budget. */
 export class UploadBudget {

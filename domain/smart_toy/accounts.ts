@@ -42,7 +42,7 @@ export interface User {
 export type PublicUser = Omit<User, "password_hash">;
 
 /** How long a session lives unless logged out. */
-export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
+const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** Strips the password hash. */
 export function publicUser(user: User): PublicUser {

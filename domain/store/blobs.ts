@@ -36,7 +36,7 @@ export const ABANDONED_AFTER_MS = 2 * 60 * 1000;
  * How long one response waits, in all, for a growing blob to grow; then it
  * ends with what it sent, so a stuck writer holds no reader for long.
  */
-export const GROWING_WAIT_MS = 60 * 1000;
+const GROWING_WAIT_MS = 60 * 1000;
 
 /** What kind of media a blob is; each download route serves one kind. */
 export type BlobKind = "music" | "cover" | "chat" | "image" | "avatar";
@@ -61,7 +61,7 @@ export interface BlobMeta {
  * True when readers should treat `meta` as final: complete, or growing but
  * abandoned (no append for `ABANDONED_AFTER_MS`).
  */
-export function isFinal(meta: BlobMeta, now = Date.now()): boolean {
+function isFinal(meta: BlobMeta, now = Date.now()): boolean {
   return meta.complete !== false ||
     now - (meta.updatedAt ?? meta.createdAt) > ABANDONED_AFTER_MS;
 }

@@ -54,7 +54,7 @@ import {
 const ROOM_PATH = /^\/matching\/chat\/([^/]*)\/?$/;
 
 /** Close code when the pair ends while the socket is open. */
-export const CLOSE_PAIR_ENDED = 4001;
+const CLOSE_PAIR_ENDED = 4001;
 
 /** Options of the room endpoint (tests shorten the keepalive). */
 export interface RoomOptions {

@@ -266,7 +266,7 @@ export interface LobbyTcpOptions {
  * until its login line and holds a hub connection. Past the cap a client
  * gets one error line and is closed.
  */
-export const MAX_TCP_CONNECTIONS = 5_000;
+const MAX_TCP_CONNECTIONS = 5_000;
 /** Open TCP connections one address holds at most. */
 export const MAX_TCP_PER_ADDRESS = 50;
 

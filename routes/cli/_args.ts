@@ -32,7 +32,7 @@ export class UsageError extends Error {
 }
 
 /** Exit code of a wrong command line or configuration. */
-export const EXIT_USAGE = 2;
+const EXIT_USAGE = 2;
 
 /**
  * Prints a failure on stderr as `babble: <message>` (and the usage, for a
