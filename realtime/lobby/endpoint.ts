@@ -1,12 +1,11 @@
 import type { AppDeps } from "../../domain/platform/services.ts";
 import { asAppError } from "../../domain/platform/errors.ts";
-import { retryAfterOf } from "../../domain/platform/rate_limit.ts";
 import {
   clientAddressOf,
   trustedProxiesOf,
 } from "../../domain/platform/client_address.ts";
 import { lobbyErrorReply } from "../../domain/lobby/envelope.ts";
-import type { SocketEndpoint } from "../endpoint.ts";
+import { refusal, type SocketEndpoint } from "../endpoint.ts";
 import { isUpgrade, upgradeSocket } from "../ws.ts";
 import { type LobbyConnection, LobbyHub } from "./hub.ts";
 import { serveLobbyTcp } from "./tcp.ts";
@@ -68,11 +67,7 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
       );
     } catch (err) {
       const e = asAppError(err, log);
-      const retry = retryAfterOf(e);
-      return Response.json(lobbyErrorReply(e.message), {
-        status: e.status,
-        headers: retry === null ? {} : { "retry-after": String(retry) },
-      });
+      return refusal(lobbyErrorReply(e.message), e);
     }
     const mine = perAddress.get(address) ?? 0;
     if (open >= MAX_LOBBY_SOCKETS || mine >= MAX_LOBBY_SOCKETS_PER_ADDRESS) {

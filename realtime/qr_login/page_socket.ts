@@ -10,14 +10,14 @@ import {
   redeemQrLogin,
 } from "../../domain/qr_login/qr_logins.ts";
 import { qrPngDataUrl } from "../../domain/qr_login/qr_png.ts";
-import { busy, retryAfterOf } from "../../domain/platform/rate_limit.ts";
+import { busy } from "../../domain/platform/rate_limit.ts";
 import {
   clientAddressOf,
   trustedProxiesOf,
 } from "../../domain/platform/client_address.ts";
 import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
-import type { SocketEndpoint } from "../endpoint.ts";
+import { refusal, type SocketEndpoint } from "../endpoint.ts";
 import { isUpgrade, type Peer, upgradeSocket } from "../ws.ts";
 
 /**
@@ -136,13 +136,7 @@ export function qrLoginEndpoint(
         return openPage(req, info);
       } catch (err) {
         const e = asAppError(err, deps.log);
-        const retryAfter = retryAfterOf(e);
-        return Response.json(toyErrorBody(e), {
-          status: e.status,
-          headers: retryAfter === null
-            ? {}
-            : { "retry-after": String(retryAfter) },
-        });
+        return refusal(toyErrorBody(e), e);
       }
     },
     async close() {

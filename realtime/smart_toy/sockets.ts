@@ -15,8 +15,7 @@ import {
 import { openToy } from "../../domain/smart_toy/toys.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
 import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
-import type { SocketEndpoint } from "../endpoint.ts";
-import { retryAfterOf } from "../../domain/platform/rate_limit.ts";
+import { refusal, type SocketEndpoint } from "../endpoint.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { isUpgrade, upgradeSocket } from "../ws.ts";
 
@@ -296,13 +295,7 @@ export function toySocketsEndpoint(
     if (!match) return null;
     return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
       const e = asAppError(err, deps.log);
-      const retryAfter = retryAfterOf(e);
-      return Response.json(toyErrorBody(e), {
-        status: e.status,
-        headers: retryAfter === null
-          ? {}
-          : { "retry-after": String(retryAfter) },
-      });
+      return refusal(toyErrorBody(e), e);
     });
   }
 
