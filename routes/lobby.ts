@@ -21,7 +21,10 @@ import {
   USERNAME_RULE_MESSAGE,
 } from "../domain/lobby/lobby.ts";
 import {
+  accepted,
   lobbyFailure,
+  type LoginOutcome,
+  loginReply,
   REGISTERED,
   registrationRefused,
   USERNAME_TAKEN,
@@ -102,7 +105,7 @@ export function lobbyFeature(deps: AppDeps): Feature {
         const message = parsed.field === "username"
           ? USERNAME_RULE_MESSAGE
           : AVATAR_RULE_MESSAGE;
-        return c.json(registrationRefused(parsed.field, message), 400);
+        return c.json(registrationRefused(parsed.field, message, "http"), 400);
       }
       throw new AppError(400, parsed.message);
     }
@@ -124,26 +127,18 @@ export function lobbyFeature(deps: AppDeps): Feature {
     const { username } = parsed.value;
     takeLoginAttempt(limiter, { address: clientAddress(c), username });
     const user = await authenticateLobbyUser(kv, parsed.value);
-    if (!user) {
-      return c.json(
-        { type: "login_0", status: "error", message: "Invalid credentials" },
-        401,
-      );
-    }
-    if (await livePresence(kv, user.username)) {
-      return c.json({
-        type: "login",
-        status: "error_0",
-        message: "Account already logged in",
-      }, 409);
-    }
-    const token = await issueLobbyToken(kv, user.username);
-    return c.json({
-      type: "login_1",
-      status: "success",
-      token,
-      avatar: avatarUrl(user),
-    });
+    const outcome: LoginOutcome = !user
+      ? { ok: false, reason: "invalid_credentials" }
+      : await livePresence(kv, user.username)
+      ? { ok: false, reason: "already_logged_in" }
+      : {
+        ok: true,
+        token: await issueLobbyToken(kv, user.username),
+        username: user.username,
+        avatar: avatarUrl(user),
+      };
+    const { body, status } = loginReply(outcome, "http");
+    return c.json(body, status);
   });
 
   bindRoute(app, routes.chat, async function chat(c) {
@@ -156,7 +151,7 @@ export function lobbyFeature(deps: AppDeps): Feature {
     if (!parsed.ok) throw new AppError(400, parsed.message);
     takeChatLine(limiter, username);
     await postLobbyChat(kv, username, parsed.value.message);
-    return c.json({ type: "chat", status: "success" });
+    return c.json(accepted("chat"));
   });
 
   // Users cannot upload avatars (the seed has no upload route), so every

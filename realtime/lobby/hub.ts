@@ -1,9 +1,14 @@
 import { AppError, asAppError } from "../../domain/platform/errors.ts";
 import {
+  accepted,
   INVALID_JSON,
   lobbyErrorReply,
   lobbyFailure,
+  loginReply,
   REGISTERED,
+  registrationRefused,
+  type TokenRefusal,
+  tokenRefused,
   USERNAME_TAKEN,
 } from "../../domain/lobby/envelope.ts";
 import { randomHex } from "../../domain/store/ids.ts";
@@ -285,25 +290,17 @@ export class LobbyHub {
   async #register(conn: LobbyConnection, message: object): Promise<void> {
     const parsed = parseRegistration(message);
     if (!parsed.ok) {
-      if (parsed.field === "username") {
-        conn.peer.send({
-          type: "register_-2",
-          success: false,
-          message: "Invalid username format",
-        });
-      } else if (parsed.field === "avatar") {
-        conn.peer.send({
-          type: "register_-3",
-          success: false,
-          message: AVATAR_RULE_MESSAGE,
-        });
-      } else {
-        conn.peer.send({
-          type: "register_-1",
-          error: true,
-          message: parsed.message,
-        });
-      }
+      conn.peer.send(
+        parsed.field === "username" || parsed.field === "avatar"
+          ? registrationRefused(
+            parsed.field,
+            parsed.field === "username"
+              ? "Invalid username format"
+              : AVATAR_RULE_MESSAGE,
+            "socket",
+          )
+          : lobbyFailure("register", new AppError(400, parsed.message)),
+      );
       return;
     }
     takeRegistration(this.#deps.limiter, conn.address);
@@ -322,45 +319,38 @@ export class LobbyHub {
   async #login(conn: LobbyConnection, message: object): Promise<void> {
     const parsed = parseLogin(message);
     if (!parsed.ok) {
-      conn.peer.send({
-        type: "login",
-        status: "error",
-        message: parsed.message,
-      });
+      conn.peer.send(lobbyFailure("login", new AppError(400, parsed.message)));
       return;
     }
     const { username } = parsed.value;
     takeLoginAttempt(this.#deps.limiter, { address: conn.address, username });
     const user = await authenticateLobbyUser(this.#deps.kv, parsed.value);
     if (!user) {
-      conn.peer.send({
-        type: "login",
-        status: "error_0",
-        message: "Invalid credentials",
-      });
+      conn.peer.send(
+        loginReply({ ok: false, reason: "invalid_credentials" }, "socket")
+          .body,
+      );
       return;
     }
     if (
       conn.user === user.username || !(await this.#claim(conn, user.username))
     ) {
-      conn.peer.send({
-        type: "login",
-        status: "error_-1",
-        message: "Account already logged in",
-      });
+      conn.peer.send(
+        loginReply({ ok: false, reason: "already_logged_in" }, "socket").body,
+      );
       return;
     }
     const token = await issueLobbyToken(this.#deps.kv, user.username, {
       ttlMs: this.tokenTtlMs,
     });
-    conn.peer.send({
-      type: "login",
-      status: "success",
-      message: "Login successful",
-      token,
-      username: user.username,
-      avatar: avatarUrl(user),
-    });
+    conn.peer.send(
+      loginReply({
+        ok: true,
+        token,
+        username: user.username,
+        avatar: avatarUrl(user),
+      }, "socket").body,
+    );
   }
 
   async #chat(conn: LobbyConnection, message: object): Promise<void> {
@@ -368,21 +358,17 @@ export class LobbyHub {
     if (!user) return;
     const parsed = parseChat(message);
     if (!parsed.ok) {
-      conn.peer.send({
-        type: "chat",
-        status: "error",
-        message: parsed.message,
-      });
+      conn.peer.send(lobbyFailure("chat", new AppError(400, parsed.message)));
       return;
     }
     takeChatLine(this.#deps.limiter, user);
     await postLobbyChat(this.#deps.kv, user, parsed.value.message);
-    conn.peer.send({ type: "chat", status: "success" });
+    conn.peer.send(accepted("chat"));
   }
 
   async #heartbeat(conn: LobbyConnection, message: object): Promise<void> {
     if (!(await this.#tokenUser(conn, "heartbeat", message))) return;
-    conn.peer.send({ type: "heartbeat", status: "success" });
+    conn.peer.send(accepted("heartbeat"));
   }
 
   /**
@@ -396,23 +382,19 @@ export class LobbyHub {
     message: object,
   ): Promise<string | null> {
     const token = (message as { token?: unknown }).token;
-    const fail = (status: string, text: string) => {
-      conn.peer.send({
-        type,
-        status: type === "chat" ? status : "error",
-        message: text,
-      });
+    const fail = (why: TokenRefusal) => {
+      conn.peer.send(tokenRefused(type, why));
       return null;
     };
     if (token === undefined || token === null || token === "") {
-      return fail("error_Mt", "Missing token");
+      return fail("missing");
     }
     const user = typeof token === "string"
       ? await useLobbyToken(this.#deps.kv, token)
       : null;
-    if (!user) return fail("error_It", "Invalid token");
+    if (!user) return fail("invalid");
     if (conn.user !== user && !(await this.isOnline(user))) {
-      return fail("error_Nli", "Not logged in");
+      return fail("not_logged_in");
     }
     return user;
   }
