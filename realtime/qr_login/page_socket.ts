@@ -15,7 +15,7 @@ import {
   clientAddressOf,
   trustedProxiesOf,
 } from "../../domain/platform/client_address.ts";
-import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
+import { toyBody, toyErrorBody } from "../../domain/smart_toy/envelope.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
 import { refusal, type SocketEndpoint } from "../endpoint.ts";
 import { isUpgrade, type Peer, upgradeSocket } from "../ws.ts";
@@ -73,11 +73,7 @@ export function qrLoginEndpoint(
   ): Response {
     if (!isUpgrade(req)) {
       return Response.json(
-        {
-          code: 400,
-          msg: "open /qr_login as a WebSocket (Upgrade: websocket)",
-          data: {},
-        },
+        toyBody(400, "open /qr_login as a WebSocket (Upgrade: websocket)"),
         { status: 400 },
       );
     }
