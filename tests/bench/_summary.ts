@@ -41,18 +41,50 @@ export function summaryMarkdown(report: Obj): string {
   if (http && !http.error) {
     out.push(``, `## HTTP (wrk; server core 0, wrk core 1)`, ``);
     out.push(table(
-      ["route", "Babble rps", "bare rps", "Hono rps", "ratio", "goal met"],
+      [
+        "route",
+        "Babble rps",
+        "bare rps",
+        "Hono rps",
+        "ratio",
+        "CPU µs/req Babble / bare / Hono",
+        "CPU ratio",
+        "goal met",
+      ],
       ["friend_list", "add_req", "get_music"].map((name) => {
         const r = obj(http[name]) ?? {};
-        return [name, r.babbleRps, r.bareRps, r.honoRps, r.ratio, r.pass];
+        return [
+          name,
+          r.babbleRps,
+          r.bareRps,
+          r.honoRps,
+          r.ratio,
+          `${fmt(r.babbleCpuUsPerRequest)} / ${fmt(r.bareCpuUsPerRequest)} / ${
+            fmt(r.honoCpuUsPerRequest)
+          }`,
+          r.cpuRatio,
+          r.pass,
+        ];
       }),
     ));
     out.push(``, `friend_list by size:`, ``);
     out.push(table(
-      ["friends", "Babble rps", "bare rps (same bytes)", "ratio"],
-      rows(http.friendListBySize).map((
-        r,
-      ) => [r.friends, r.babbleRps, r.bareRps, r.ratio]),
+      [
+        "friends",
+        "Babble rps",
+        "bare rps (same bytes)",
+        "ratio",
+        "CPU µs/req Babble / bare",
+        "CPU ratio",
+      ],
+      rows(http.friendListBySize).map((r) => [
+        r.friends,
+        r.babbleRps,
+        r.bareRps,
+        r.ratio,
+        `${fmt(r.babbleCpuUs)} / ${fmt(r.bareCpuUs)}`,
+        r.cpuRatio,
+      ]),
     ));
   } else if (http) out.push(``, `HTTP: ${http.error}`);
   const realtime = obj(report.realtime);

@@ -70,6 +70,10 @@ export class ServerProcess {
     })();
   }
 
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
   async stop(): Promise<void> {
     try {
       this.#proc.kill("SIGTERM");
@@ -98,6 +102,24 @@ interface WrkResult {
   non2xx: number;
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * The server process's CPU time (all threads) per good reply, in µs:
+   * unlike requests/s, not moved by other load on the machine.
+   */
+  cpuUsPerRequest: number | null;
+}
+
+/** CPU seconds (user + system) `pid` has used, or null off Linux. */
+async function cpuSeconds(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 (clock ticks, 100 a second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 async function commandExists(name: string): Promise<boolean> {
@@ -121,10 +143,12 @@ function luaString(s: string): string {
 async function wrk(
   base: string,
   given: Load,
-  { seconds, connections, pin }: {
+  { seconds, connections, pin, pid }: {
     seconds: number;
     connections: number;
     pin: boolean;
+    /** The server's process, for its CPU time. */
+    pid?: number;
   },
 ): Promise<WrkResult> {
   const load = given.script?.startsWith("ROW = 1")
@@ -162,11 +186,13 @@ end`,
     const [cmd, ...rest] = pin
       ? ["taskset", "-c", "1", "wrk", ...args]
       : ["wrk", ...args];
+    const cpuBefore = await cpuSeconds(pid);
     const out = await new Deno.Command(cmd, {
       args: rest,
       stdin: "null",
       stderr: "piped",
     }).output();
+    const cpuAfter = await cpuSeconds(pid);
     const text = new TextDecoder().decode(out.stdout);
     const num = (re: RegExp) => {
       const m = re.exec(text);
@@ -177,8 +203,12 @@ end`,
     const non2xx = num(/Non-2xx or 3xx responses: (\d+)/) ?? 0;
     const round2 = (v: number | null) =>
       v === null ? null : Math.round(v * 100) / 100;
+    const good = requests - non2xx;
     return {
-      rps: Math.round((requests - non2xx) / duration),
+      cpuUsPerRequest: cpuBefore !== null && cpuAfter !== null && good > 0
+        ? Math.round((cpuAfter - cpuBefore) / good * 1e6)
+        : null,
+      rps: Math.round(good / duration),
       non2xx,
       p50Ms: round2(num(/P50 ([\d.]+)/)),
       p99Ms: round2(num(/P99 ([\d.]+)/)),
@@ -293,10 +323,13 @@ export async function benchHttp(
   const pin = await commandExists("taskset");
   const dir = await Deno.makeTempDir({ prefix: "babble-http-bench-" });
   const servers: ServerProcess[] = [];
+  const pids = new Map<string, number>();
   const start = async (args: string[]) => {
     const server = new ServerProcess(args, pin);
     servers.push(server);
-    return await server.ready;
+    const ready = await server.ready;
+    pids.set(ready.url as string, server.pid);
+    return ready;
   };
   try {
     const sizes = [...new Set([HEADLINE_FRIENDS, ...FRIEND_SIZES])];
@@ -352,6 +385,7 @@ export async function benchHttp(
       `${head.token},${writer.token}`,
     ])).url as string;
     const opts = { seconds, connections, pin };
+    const at = (url: string) => ({ ...opts, pid: pids.get(url) });
 
     // Warm every server's code paths before anything is measured.
     for (const { target, load } of routes) {
@@ -364,15 +398,16 @@ export async function benchHttp(
     for (const { name, target, load } of routes) {
       const rows = [];
       for (let round = 0; round < rounds; round++) {
-        const b = await wrk(target.url, load, opts);
-        const bareRun = await wrk(bare, load, opts);
-        const honoRun = await wrk(hono, load, opts);
+        const b = await wrk(target.url, load, at(target.url));
+        const bareRun = await wrk(bare, load, at(bare));
+        const honoRun = await wrk(hono, load, at(hono));
         rows.push({
           babble: b,
           bare: bareRun,
           hono: honoRun,
           ratio: ratio(b.rps, bareRun.rps),
           honoRatio: ratio(honoRun.rps, bareRun.rps),
+          cpuRatio: ratio(bareRun.cpuUsPerRequest ?? 0, b.cpuUsPerRequest ?? 0),
         });
       }
       const headline = median(rows.map((r) => r.ratio));
@@ -382,6 +417,16 @@ export async function benchHttp(
         honoRps: median(rows.map((r) => r.hono.rps)),
         ratio: headline,
         honoRatio: median(rows.map((r) => r.honoRatio)),
+        babbleCpuUsPerRequest: median(
+          rows.map((r) => r.babble.cpuUsPerRequest ?? 0),
+        ),
+        bareCpuUsPerRequest: median(
+          rows.map((r) => r.bare.cpuUsPerRequest ?? 0),
+        ),
+        honoCpuUsPerRequest: median(
+          rows.map((r) => r.hono.cpuUsPerRequest ?? 0),
+        ),
+        cpuRatio: median(rows.map((r) => r.cpuRatio)),
         babbleNon2xx: rows.reduce((s, r) => s + r.babble.non2xx, 0),
         reply: check[name],
         rounds: rows,
@@ -392,13 +437,16 @@ export async function benchHttp(
 
     const friendListBySize = [];
     for (const { n, load, refPath } of sizeLoads) {
-      const b = await wrk(babble.get(n)!.url, load, opts);
-      const r = await wrk(bare, { ...load, path: refPath }, opts);
+      const b = await wrk(babble.get(n)!.url, load, at(babble.get(n)!.url));
+      const r = await wrk(bare, { ...load, path: refPath }, at(bare));
       friendListBySize.push({
         friends: n,
         babbleRps: b.rps,
         bareRps: r.rps,
         ratio: ratio(b.rps, r.rps),
+        babbleCpuUs: b.cpuUsPerRequest,
+        bareCpuUs: r.cpuUsPerRequest,
+        cpuRatio: ratio(r.cpuUsPerRequest ?? 0, b.cpuUsPerRequest ?? 0),
         babbleP99Ms: b.p99Ms,
       });
     }
@@ -408,13 +456,21 @@ export async function benchHttp(
       bareRps: (results.friend_list as { bareRps: number }).bareRps,
       ratio: (results.friend_list as { ratio: number }).ratio,
       babbleP99Ms: null,
+      babbleCpuUs: (results.friend_list as { babbleCpuUsPerRequest: number })
+        .babbleCpuUsPerRequest,
+      bareCpuUs: (results.friend_list as { bareCpuUsPerRequest: number })
+        .bareCpuUsPerRequest,
+      cpuRatio: (results.friend_list as { cpuRatio: number }).cpuRatio,
     });
     friendListBySize.sort((a, b) => a.friends - b.friends);
     return {
       what: `wrk -t1 -c${connections} -d${seconds}s, ${rounds} alternating ` +
         `rounds (Babble, bare, Hono); ${
           pin ? "servers on core 0, wrk on core 1" : "unpinned (no taskset)"
-        }; rps counts 2xx/3xx replies only; headline = median round. ` +
+        }; rps counts 2xx/3xx replies only; headline = median round; ` +
+        `cpuRatio = bare's server CPU per request / Babble's (the same ` +
+        `ratio measured in CPU, which other load on the machine does not ` +
+        `move). ` +
         `add_req: each request a new pair of the parent's ${ADD_REQ_FRIENDS} ` +
         `toys, its 30/min rate limit lifted in the bench process; get_music: ` +
         `${MUSIC_RANGE} of a 256 KiB file`,
