@@ -155,7 +155,7 @@ export async function startServer(
       systemFeature(deps),
       adminFeature(deps),
       toyApiFeature(),
-      voiceFeature(deps, new MessageWriter(kv)),
+      voiceFeature(deps, new MessageWriter(kv, { metrics: deps.metrics })),
       aiFeature(deps),
       lobbyFeature(deps),
       qrLoginFeature(deps),

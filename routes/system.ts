@@ -56,6 +56,8 @@ const METRIC_HELP: [string, string][] = [
   ["babble_open_sockets", "open sockets by kind"],
   ["babble_voice_messages_total", "voice messages committed"],
   ["babble_messages_delivered_total", "durable messages written to sockets"],
+  ["babble_delivery_seconds", "durable message: commit to socket write"],
+  ["babble_kv_commit_seconds", "KV commit time of message batches"],
   ["babble_uptime_seconds", "seconds since this instance started"],
 ];
 

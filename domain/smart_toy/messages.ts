@@ -1,3 +1,4 @@
+import type { Metrics } from "../platform/metrics.ts";
 import { AppError } from "../platform/errors.ts";
 import { deleteKeys } from "../store/kv.ts";
 import { ID_PATTERN } from "../store/ids.ts";
@@ -168,10 +169,16 @@ export class MessageWriter {
   #queue: Pending[] = [];
   #flushing = false;
   #maxQueue: number;
+  #metrics: Metrics | undefined;
 
-  constructor(kv: Deno.Kv, { maxQueue = 20_000 }: { maxQueue?: number } = {}) {
+  constructor(
+    kv: Deno.Kv,
+    { maxQueue = 20_000, metrics }: { maxQueue?: number; metrics?: Metrics } =
+      {},
+  ) {
     this.#kv = kv;
     this.#maxQueue = maxQueue;
+    this.#metrics = metrics;
   }
 
   /** Queues a message for the next commit; resolves once it is durable. */
@@ -198,6 +205,7 @@ export class MessageWriter {
           const messages = await commitBatch(
             this.#kv,
             batch.map((p) => p.input),
+            this.#metrics,
           );
           batch.forEach((p, i) => p.resolve(messages[i]));
         } catch (err) {
@@ -263,6 +271,7 @@ function floorKey(ms: number): Deno.KvKey {
 async function commitBatch(
   kv: Deno.Kv,
   inputs: NewMessage[],
+  metrics?: Metrics,
 ): Promise<Message[]> {
   for (let attempt = 0; attempt < 30; attempt++) {
     const head = await kv.get<number>(SEQ_KEY);
@@ -300,10 +309,16 @@ async function commitBatch(
     }
     for (const shard of shards) op.sum(bellKey(shard), 1n);
     op.set(SEQ_KEY, seq);
+    const started = performance.now();
     const res = await op.commit().catch((err) => {
       if (isStoreLocked(err)) return { ok: false as const };
       throw err;
     });
+    metrics?.observe(
+      "babble_kv_commit_seconds",
+      { what: "messages", outcome: res.ok ? "ok" : "retry" },
+      (performance.now() - started) / 1000,
+    );
     if (res.ok) return messages;
     await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
   }

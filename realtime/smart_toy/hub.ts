@@ -344,9 +344,16 @@ export class Hub {
               DELIVERY_PAGE,
             );
             if (!batch.length) break;
+            const now = Date.now();
             for (const m of batch) {
               if (!this.#send(conn, chatEvent(m))) break;
               conn.cursor = m.seq;
+              // Commit to socket write (a replay counts its time offline).
+              this.#metrics.observe(
+                "babble_delivery_seconds",
+                {},
+                Math.max(0, now / 1000 - m.create_time),
+              );
             }
             if (!conn.peer.open) break;
             this.#metrics.inc(

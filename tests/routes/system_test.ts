@@ -171,8 +171,14 @@ Deno.test("/metrics: HELP and TYPE lines, transcode and HTTP histograms, sockets
       family.token,
     ),
   );
-  await using _toy = await toySocket(server, family);
+  await using toy = await toySocket(server, family);
+  await toy.next((f) => f.type === "chat");
   const text = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(text, /babble_delivery_seconds_count 1/);
+  assert.match(
+    text,
+    /babble_kv_commit_seconds_count\{what="messages",outcome="ok"\} 1/,
+  );
   assert.match(text, /# HELP babble_transcode_seconds .+/);
   assert.match(text, /# TYPE babble_transcode_seconds histogram/);
   assert.match(
