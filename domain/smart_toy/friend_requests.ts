@@ -1,6 +1,6 @@
 import { AppError } from "../platform/errors.ts";
 import { newId } from "../store/ids.ts";
-import { getUser } from "./accounts.ts";
+import type { User } from "./accounts.ts";
 import type { Principal } from "../platform/sessions.ts";
 import { newChat, setChat } from "./chats.ts";
 import { addFriendEntry, type FriendEntry, friendKey } from "./friends.ts";
@@ -56,24 +56,16 @@ async function requireToyEntry(
   return entry;
 }
 
-async function requireToy(
-  kv: Deno.Kv,
-  id: string,
-  field: string,
-): Promise<Toy> {
-  return (await requireToyEntry(kv, id, field)).value;
-}
-
 /** Who a principal id is, for the request's nickname and avatar. */
-async function describe(
-  kv: Deno.Kv,
+function describe(
   id: string,
-): Promise<{ type: "app" | "toy"; nickname: string; avatar: string }> {
-  const user = await getUser(kv, id);
+  user: User | null,
+  toy: Toy | null,
+): { type: "app" | "toy"; nickname: string; avatar: string } {
   if (user) {
     return { type: "app", nickname: user.nickname, avatar: user.avatar };
   }
-  const toy = await requireToy(kv, id, "req_user");
+  if (!toy) throw new AppError(404, `"req_user" ${id} is not a toy`);
   return { type: "toy", nickname: toy.baby_name, avatar: toy.avatar };
 }
 
@@ -88,9 +80,21 @@ export async function addRequest(
   if (input.req_user === input.add_user) {
     throw new AppError(400, "a toy cannot befriend itself");
   }
-  const toy = await requireToy(kv, input.add_user, "add_user");
-  const who = await describe(kv, input.req_user);
-  const friendship = await kv.get(friendKey(input.req_user, input.add_user));
+  // One read for everything the decision needs: the toy asked, who asks
+  // (an app user or a toy), and whether they are friends already.
+  const [toyEntry, userEntry, requesterToy, friendship] = await kv.getMany<
+    [Toy, User, Toy, unknown]
+  >([
+    ["toys", input.add_user],
+    ["users", input.req_user],
+    ["toys", input.req_user],
+    friendKey(input.req_user, input.add_user),
+  ]);
+  if (!toyEntry.value) {
+    throw new AppError(404, `"add_user" ${input.add_user} is not a toy`);
+  }
+  const toy = toyEntry.value;
+  const who = describe(input.req_user, userEntry.value, requesterToy.value);
   if (friendship.versionstamp !== null) {
     throw new AppError(
       409,
