@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { z } from "zod";
+import { toyReply, toyRequest } from "./_contract.ts";
 import { AppError, asAppError } from "../../domain/platform/errors.ts";
 import type { Principal } from "../../domain/platform/sessions.ts";
 import type { AppDeps } from "../../domain/platform/services.ts";
@@ -53,16 +54,6 @@ const TAG = "ai";
 const AI_REQUESTS_PER_MINUTE = 20;
 /** How often expired answer audio is swept. */
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
-
-/** A body schema: the route's fields; unknown fields are ignored. */
-function body<T extends z.ZodRawShape>(shape: T) {
-  return z.object({ ...shape, token: z.string().optional() });
-}
-
-/** A smart-toy success reply carrying `data`. */
-function envelope<T extends z.ZodType>(data: T) {
-  return z.object({ code: z.literal(0), msg: z.string(), data });
-}
 
 const file = z.instanceof(File, {
   message: "must be an uploaded file (multipart/form-data)",
@@ -126,7 +117,7 @@ function routes(maxUpload: number) {
       auth: "toy",
       files: ["reco"],
       maxBody: maxUpload,
-      body: body({
+      body: toyRequest({
         toy_id: idField,
         reco: file,
         device_key: deviceKey.optional(),
@@ -139,8 +130,8 @@ function routes(maxUpload: number) {
       tag: TAG,
       summary: "A toy's AI profile (owner only) and which providers are set",
       auth: "user",
-      body: body({ toy_id: idField }),
-      reply: envelope(profileShape),
+      body: toyRequest({ toy_id: idField }),
+      reply: toyReply(profileShape),
     }),
     setProfile: api({
       method: "POST",
@@ -149,7 +140,7 @@ function routes(maxUpload: number) {
       summary:
         "Set a toy's AI persona, child's age, language (auto follows the child) and topics to avoid (owner only)",
       auth: "user",
-      body: body({
+      body: toyRequest({
         toy_id: idField,
         persona_name: text(32).optional(),
         child_age: z.coerce.number().int().min(1).max(17).optional(),
@@ -163,7 +154,7 @@ function routes(maxUpload: number) {
           "an array, or one string separated by commas; empty clears",
         ),
       }),
-      reply: envelope(profileShape),
+      reply: toyReply(profileShape),
     }),
     clearMemory: api({
       method: "POST",
@@ -171,8 +162,8 @@ function routes(maxUpload: number) {
       tag: TAG,
       summary: "Make a toy's AI forget the conversation (owner only)",
       auth: "user",
-      body: body({ toy_id: idField }),
-      reply: envelope(z.object({})),
+      body: toyRequest({ toy_id: idField }),
+      reply: toyReply(z.object({})),
     }),
     transcripts: api({
       method: "POST",
@@ -181,12 +172,12 @@ function routes(maxUpload: number) {
       summary:
         "What the child said to the AI, newest first (owner only; kept only when the operator turns on --ai-keep-transcripts)",
       auth: "user",
-      body: body({
+      body: toyRequest({
         toy_id: idField,
         before: idField.optional(),
         limit: z.coerce.number().int().min(1).max(200).default(50),
       }),
-      reply: envelope(z.array(transcriptShape)),
+      reply: toyReply(z.array(transcriptShape)),
     }),
     clearTranscripts: api({
       method: "POST",
@@ -194,8 +185,8 @@ function routes(maxUpload: number) {
       tag: TAG,
       summary: "Delete a toy's kept transcripts (owner only)",
       auth: "user",
-      body: body({ toy_id: idField }),
-      reply: envelope(z.object({ deleted: z.number() })),
+      body: toyRequest({ toy_id: idField }),
+      reply: toyReply(z.object({ deleted: z.number() })),
     }),
   };
 }

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { z } from "zod";
+import { toyRequest } from "./_contract.ts";
 import { AppError } from "../../domain/platform/errors.ts";
 import {
   authenticateUser,
@@ -62,14 +63,6 @@ import {
 
 const TAG = "smart-toy";
 
-/**
- * A body: the seed's fields (validated strictly) plus an optional `token`;
- * fields the route does not know are ignored, as seed clients send extras.
- */
-function body<T extends z.ZodRawShape>(shape: T) {
-  return z.object({ ...shape, token: z.string().optional() });
-}
-
 const stringish = (max: number) =>
   z.union([z.string(), z.number()]).transform(String).pipe(
     z.string().trim().max(max, `must be at most ${max} characters`),
@@ -92,7 +85,7 @@ const routes = {
     tag: TAG,
     summary: "Register an app user",
     auth: "none",
-    body: body({
+    body: toyRequest({
       username: z.string().trim().regex(
         /^[\p{L}\p{N}_.@-]{2,32}$/u,
         "must be 2-32 letters, digits or _ . @ -",
@@ -109,7 +102,10 @@ const routes = {
     tag: TAG,
     summary: "Log in; replies the user and a session token",
     auth: "none",
-    body: body({ username: z.string().max(64), password: z.string().max(128) }),
+    body: toyRequest({
+      username: z.string().max(64),
+      password: z.string().max(128),
+    }),
   }),
   autoLogin: api({
     method: "POST",
@@ -117,7 +113,7 @@ const routes = {
     tag: TAG,
     summary: "Resume a session; replies the user and unread counts",
     auth: "user",
-    body: body({ _id: idField }),
+    body: toyRequest({ _id: idField }),
   }),
   logout: api({
     method: "POST",
@@ -125,7 +121,7 @@ const routes = {
     tag: TAG,
     summary: "Revoke the caller's token",
     auth: "user_or_toy",
-    body: body({}),
+    body: toyRequest({}),
   }),
   contentList: api({
     method: "POST",
@@ -133,7 +129,7 @@ const routes = {
     tag: TAG,
     summary: "The content library",
     auth: "none",
-    body: body({}),
+    body: toyRequest({}),
   }),
   scanQr: api({
     method: "POST",
@@ -141,7 +137,7 @@ const routes = {
     tag: TAG,
     summary: "Check a scanned device key: 0 free, 1 not ours, 2 bound",
     auth: "user",
-    body: body({ device_key: z.string().max(128) }),
+    body: toyRequest({ device_key: z.string().max(128) }),
   }),
   bindToy: api({
     method: "POST",
@@ -149,7 +145,7 @@ const routes = {
     tag: TAG,
     summary: "Bind a device: creates the toy, its chat and friendship",
     auth: "user",
-    body: body({
+    body: toyRequest({
       toy_name: text(32),
       baby_name: text(32),
       remark: text(32),
@@ -165,7 +161,7 @@ const routes = {
     tag: TAG,
     summary: "Unbind one of the caller's toys and free its device",
     auth: "user",
-    body: body({ toy_id: idField }),
+    body: toyRequest({ toy_id: idField }),
   }),
   toyList: api({
     method: "POST",
@@ -173,7 +169,7 @@ const routes = {
     tag: TAG,
     summary: "The caller's toys",
     auth: "user",
-    body: body({ _id: idField }),
+    body: toyRequest({ _id: idField }),
   }),
   openToy: api({
     method: "POST",
@@ -181,7 +177,7 @@ const routes = {
     tag: TAG,
     summary: "Toy start-up: 0 bound (with token), 1 unknown key, 2 unbound",
     auth: "none",
-    body: body({ device_key: z.string().max(128) }),
+    body: toyRequest({ device_key: z.string().max(128) }),
   }),
   friendList: api({
     method: "POST",
@@ -189,7 +185,7 @@ const routes = {
     tag: TAG,
     summary: "Friends of the caller or of one of its toys",
     auth: "user_or_toy",
-    body: body({ _id: idField }),
+    body: toyRequest({ _id: idField }),
   }),
   addReq: api({
     method: "POST",
@@ -197,7 +193,7 @@ const routes = {
     tag: TAG,
     summary: "Ask a toy to be friends (as the caller or one of its toys)",
     auth: "user_or_toy",
-    body: body({
+    body: toyRequest({
       req_user: idField,
       add_user: idField,
       type: z.enum(["app", "toy"]).optional(),
@@ -211,7 +207,7 @@ const routes = {
     tag: TAG,
     summary: "Friend requests addressed to the caller's toys",
     auth: "user",
-    body: body({ _id: idField }),
+    body: toyRequest({ _id: idField }),
   }),
   accReq: api({
     method: "POST",
@@ -219,7 +215,10 @@ const routes = {
     tag: TAG,
     summary: "Accept a friend request for one of the caller's toys",
     auth: "user",
-    body: body({ req_id: idField, remark: text(32, { min: 0 }).default("") }),
+    body: toyRequest({
+      req_id: idField,
+      remark: text(32, { min: 0 }).default(""),
+    }),
   }),
   refReq: api({
     method: "POST",
@@ -227,7 +226,7 @@ const routes = {
     tag: TAG,
     summary: "Refuse a friend request for one of the caller's toys",
     auth: "user",
-    body: body({ req_id: idField }),
+    body: toyRequest({ req_id: idField }),
   }),
   getQr: api({
     method: "GET",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { toyReply, toyRequest } from "./_contract.ts";
 import type {
   Message,
   MessageWriter,
@@ -38,16 +39,6 @@ import { toyBody } from "../../domain/smart_toy/envelope.ts";
 
 const TAG = "voice";
 
-/** A body schema: the route's fields, strict; unknown fields are ignored. */
-function body<T extends z.ZodRawShape>(shape: T) {
-  return z.object({ ...shape, token: z.string().optional() });
-}
-
-/** A smart-toy success reply carrying `data`. */
-function envelope<T extends z.ZodType>(data: T) {
-  return z.object({ code: z.literal(0), msg: z.string(), data });
-}
-
 const chatRecord = z.object({
   _id: z.string(),
   from_user: z.string(),
@@ -58,7 +49,7 @@ const chatRecord = z.object({
   create_time: z.number(),
 });
 
-const uploadReply = envelope(
+const uploadReply = toyReply(
   z.object({ filename: z.string(), friend_type: z.enum(["app", "toy"]) }),
 );
 
@@ -76,7 +67,7 @@ function routes(maxUpload: number) {
       auth: "user",
       files: ["reco_file"],
       maxBody: maxUpload,
-      body: body({ to_user: idField, user_id: idField, reco_file: file }),
+      body: toyRequest({ to_user: idField, user_id: idField, reco_file: file }),
       reply: uploadReply,
     }),
     toyUploader: api({
@@ -87,7 +78,7 @@ function routes(maxUpload: number) {
       auth: "user_or_toy",
       files: ["reco"],
       maxBody: maxUpload,
-      body: body({
+      body: toyRequest({
         to_user: idField,
         user_id: idField,
         friend_type: z.enum(["app", "toy"]).optional(),
@@ -102,14 +93,14 @@ function routes(maxUpload: number) {
       summary:
         "A chat's history, oldest first; clears the reader's unread count",
       auth: "user_or_toy",
-      body: body({
+      body: toyRequest({
         chat_id: idField,
         to_user: idField.optional(),
         from_user: idField.optional(),
         before: idField.optional(),
         limit: z.coerce.number().int().min(1).max(500).default(100),
       }),
-      reply: envelope(z.array(chatRecord)),
+      reply: toyReply(z.array(chatRecord)),
     }),
     recvMsg: api({
       method: "POST",
@@ -118,7 +109,7 @@ function routes(maxUpload: number) {
       summary:
         "A toy's unread messages from one friend (bare array); clears the count",
       auth: "user_or_toy",
-      body: body({ from_user: idField, to_user: idField }),
+      body: toyRequest({ from_user: idField, to_user: idField }),
       reply: z.array(chatRecord).describe(
         "a bare array, as the seed's toy expects",
       ),
