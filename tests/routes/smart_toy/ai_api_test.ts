@@ -39,7 +39,10 @@ const MP3_FILE = /^[0-9a-f]{32}\.mp3$/;
 /** A server whose three providers are the fake, plus the fake. */
 async function aiServer(
   overrides: Partial<Config> = {},
-): Promise<{ server: RunningServer & AsyncDisposable; fake: FakeOpenAi }> {
+): Promise<
+  & { server: RunningServer & AsyncDisposable; fake: FakeOpenAi }
+  & AsyncDisposable
+> {
   const fake = await startFakeOpenAi();
   try {
     const server = await startTestServer({
@@ -51,7 +54,14 @@ async function aiServer(
       ttsTimeoutMs: 2_000,
       ...overrides,
     });
-    return { server, fake };
+    return {
+      server,
+      fake,
+      async [Symbol.asyncDispose]() {
+        await server.close();
+        await fake.close();
+      },
+    };
   } catch (err) {
     await fake.close();
     throw err;
@@ -135,9 +145,8 @@ async function stored(server: RunningServer) {
 }
 
 Deno.test("play: the child names content in Chinese (a misheard title still plays)", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const star = await addTitle(server, "小星星");
   const pigs = await addTitle(server, "三只小猪");
   const f = await newFamily(server);
@@ -159,9 +168,8 @@ Deno.test("play: the child names content in Chinese (a misheard title still play
 });
 
 Deno.test("play: the child names content in English, partly or misheard", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   const twinkle = await titled(server, "Twinkle Twinkle Little Star");
   const pigs = await titled(server, "The Three Little Pigs");
@@ -177,9 +185,8 @@ Deno.test("play: the child names content in English, partly or misheard", async 
 });
 
 Deno.test("message: the child asks to message a friend, in Chinese and English", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   const lily = await newFamily(server);
   await befriend(server, f, lily, "Lily");
@@ -213,9 +220,8 @@ Deno.test("message: the child asks to message a friend, in Chinese and English",
 });
 
 Deno.test("answer: an unrelated sentence gets a spoken answer, not a song", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["Why do cats purr?"];
   fake.answers = [
@@ -254,9 +260,8 @@ Deno.test("answer: an unrelated sentence gets a spoken answer, not a song", asyn
 });
 
 Deno.test("answer in Chinese; a name that is not a friend's falls through to an answer", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["天空为什么是蓝色的？"];
   fake.answers = ["因为阳光里的蓝光被空气散开了。所以我们看到蓝天！"];
@@ -281,9 +286,8 @@ Deno.test("answer in Chinese; a name that is not a friend's falls through to an 
 });
 
 Deno.test("silence: nothing heard gets a spoken 'say it again', no chat call", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["   "];
   const reply = await ask(server, f);
@@ -294,9 +298,8 @@ Deno.test("silence: nothing heard gets a spoken 'say it again', no chat call", a
 });
 
 Deno.test("answer: a provider that ignores stream:true still answers", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.streaming = false;
   fake.transcripts = ["what is a rainbow"];
@@ -308,9 +311,8 @@ Deno.test("answer: a provider that ignores stream:true still answers", async () 
 });
 
 Deno.test("safety: a sentence with a blocked word or an avoided topic is not spoken", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   ok(
     await post(server, "/ai_profile/set", {
@@ -340,9 +342,8 @@ Deno.test("safety: a sentence with a blocked word or an avoided topic is not spo
 });
 
 Deno.test("memory: a follow-up carries the previous turn until the parent clears it", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["How big is the moon?", "And the sun?", "And the sun?"];
   fake.answers = ["The moon is about a quarter as wide as Earth."];
@@ -376,13 +377,12 @@ for (
   ] as const
 ) {
   Deno.test(`${step} provider ${mode}: a clear ${status}, nothing stored, the socket unaffected, the next request fine`, async () => {
-    const { server, fake } = await aiServer({
+    await using ai = await aiServer({
       sttTimeoutMs: 300,
       chatTimeoutMs: 300,
       ttsTimeoutMs: 300,
     });
-    await using _f = fake;
-    await using _s = server;
+    const { server, fake } = ai;
     const f = await newFamily(server);
     await using toy = await toySocket(server, f);
     await using app = await appSocket(server, f);
@@ -416,9 +416,8 @@ for (
 }
 
 Deno.test("a provider nobody listens on: 503, nothing stored", async () => {
-  const { server, fake } = await aiServer({ chatUrl: unreachableUrl() });
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer({ chatUrl: unreachableUrl() });
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["why is the sea salty"];
   const before = await stored(server);
@@ -437,9 +436,8 @@ const FOUR_SENTENCES =
   "Owls can turn their heads very far. They hunt at night. Their feathers make no sound. Baby owls are called owlets.";
 
 Deno.test("a slow answer: the reply leaves after the first sentence, and /get_chat streams every sentence as it is spoken", async () => {
-  const { server, fake } = await aiServer({ chatTimeoutMs: 10_000 });
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer({ chatTimeoutMs: 10_000 });
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["tell me about owls"];
   fake.answers = [FOUR_SENTENCES];
@@ -499,9 +497,8 @@ for (
   ] as const
 ) {
   Deno.test(`${what} after the first sentence: the file keeps what was spoken, logged and counted`, async () => {
-    const { server, fake } = await aiServer();
-    await using _f = fake;
-    await using _s = server;
+    await using ai = await aiServer();
+    const { server, fake } = ai;
     const f = await newFamily(server);
     fake.transcripts = ["tell me about owls"];
     fake.answers = [FOUR_SENTENCES];
@@ -529,9 +526,8 @@ for (
 }
 
 Deno.test("the chat stream breaks off before the first sentence: a clear error, nothing stored", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["tell me about owls"];
   fake.answers = [FOUR_SENTENCES];
@@ -546,12 +542,11 @@ Deno.test("the chat stream breaks off before the first sentence: a clear error, 
 });
 
 Deno.test("only speech-to-text configured: play and message work, an answer names what is missing", async () => {
-  const { server, fake } = await aiServer({
+  await using ai = await aiServer({
     chatUrl: undefined,
     ttsUrl: undefined,
   });
-  await using _f = fake;
-  await using _s = server;
+  const { server, fake } = ai;
   const f = await newFamily(server);
   const twinkle = await titled(server, "Twinkle Twinkle Little Star");
 
@@ -587,9 +582,8 @@ Deno.test("no provider configured: the reply says the toy cannot listen", async 
 });
 
 Deno.test("authorization: another family's toy, a parent's token, no token, a wrong device key", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   const other = await newFamily(server);
   fake.transcripts = ["play twinkle twinkle"];
@@ -629,9 +623,8 @@ Deno.test("authorization: another family's toy, a parent's token, no token, a wr
 });
 
 Deno.test("bad input: not audio is 415, a missing recording 400, in the envelope", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   assertError(
     await ask(server, f, { recording: "not_audio.bin" }),
@@ -666,9 +659,8 @@ Deno.test("rate limit: a toy that keeps asking gets 429 with Retry-After", async
 });
 
 Deno.test("profile routes: the owner reads and sets; others are refused", async () => {
-  const { server, fake } = await aiServer();
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer();
+  const { server, fake } = ai;
   const f = await newFamily(server);
   const other = await newFamily(server);
 
@@ -738,9 +730,8 @@ Deno.test("profile routes: the owner reads and sets; others are refused", async 
 
 Deno.test("transcripts: kept for the parent only when the operator turns them on", async () => {
   {
-    const { server, fake } = await aiServer();
-    await using _f = fake;
-    await using _s = server;
+    await using ai = await aiServer();
+    const { server, fake } = ai;
     const f = await newFamily(server);
     fake.transcripts = ["play twinkle twinkle", "why is ice cold"];
     await ask(server, f);
@@ -755,9 +746,8 @@ Deno.test("transcripts: kept for the parent only when the operator turns them on
     assert.match(off.body.msg, /not kept/);
     assert.equal(await countKeys(server.kv, ["ai_transcripts"]), 0);
   }
-  const { server, fake } = await aiServer({ aiKeepTranscripts: true });
-  await using _f = fake;
-  await using _s = server;
+  await using ai = await aiServer({ aiKeepTranscripts: true });
+  const { server, fake } = ai;
   const f = await newFamily(server);
   fake.transcripts = ["play twinkle twinkle", "why is ice cold"];
   fake.answers = ["Ice is water that got very cold."];
