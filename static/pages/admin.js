@@ -227,8 +227,8 @@ function sumMetrics(text) {
 }
 
 const FIGURES = [
-  ["babble_sockets", "admin.fig.sockets"],
-  ["babble_diaryu_room_sockets", "admin.fig.diarySockets"],
+  // Every kind of socket (toys and apps, lobby, DiaryU rooms) together.
+  ["babble_open_sockets", "admin.fig.sockets"],
   ["babble_http_responses_total", "admin.fig.requests"],
   ["babble_voice_messages_total", "admin.fig.voice"],
   ["babble_qr_logins_total", "admin.fig.qr"],
@@ -269,16 +269,6 @@ async function loadHealth() {
     lastFigures = FIGURES.filter(([name]) => sums.has(name)).map((
       [name, label],
     ) => [label, sums.get(name)]);
-    // Other socket gauges, under their own names.
-    const known = new Set(FIGURES.map(([name]) => name));
-    for (const [name, value] of sums) {
-      if (name.includes("socket") && !known.has(name)) {
-        lastFigures.push([
-          name.replace(/^babble_/, "").replaceAll("_", " "),
-          value,
-        ]);
-      }
-    }
   } catch {
     lastHealth = null;
   }
