@@ -114,6 +114,25 @@ export function summaryMarkdown(report: Obj): string {
       ["recipients", "max held msg/s (p99 ≤ 50 ms, zero loss)"],
       rows(durable.bySize).map((r) => [r.recipients, r.maxHeldRate]),
     ));
+    const floor = obj(durable.storageFloor);
+    if (floor) {
+      out.push(
+        ``,
+        `The storage alone (one row and one counter per message, random ` +
+          `recipients of 1,000, 160 per commit, no writer):`,
+        ``,
+      );
+      out.push(table(
+        ["Deno KV expiry index", "msg/s", "commit p50 ms", "commit p99 ms"],
+        [["as shipped", obj(floor.shippedIndex)], [
+          "narrowed by openKv",
+          obj(floor.narrowIndex),
+        ]].map(([name, r]) => {
+          const f = r as Obj | null;
+          return [name, f?.messagesPerSecond, f?.commitP50Ms, f?.commitP99Ms];
+        }),
+      ));
+    }
     out.push(``, `Goal ${durable.goal}: ${fmt(durable.pass)}.`);
   }
   const catchup = obj(report.catchup);

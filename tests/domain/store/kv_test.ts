@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { migrate, type Migration } from "../../../domain/store/kv.ts";
+import { DatabaseSync } from "node:sqlite";
+import {
+  closeKv,
+  migrate,
+  type Migration,
+  narrowExpiryIndex,
+  openKv,
+} from "../../../domain/store/kv.ts";
 
 /** Schema migrations: forward steps, once each, however many instances start. */
 
@@ -66,3 +73,86 @@ Deno.test("migrate: a store from a newer Babble is refused, untouched", () =>
     assert.deepEqual(runs, []);
     assert.equal((await kv.get(["meta", "schema"])).value, 9);
   }));
+
+/** The expiry index of a store file, and how SQLite runs Deno KV's expiry queries. */
+function expiryIndexOf(file: string) {
+  const db = new DatabaseSync(file);
+  try {
+    const plan = (sql: string, ...args: number[]) =>
+      (db.prepare(`explain query plan ${sql}`).all(...args) as {
+        detail: string;
+      }[]).map((r) => r.detail).join("; ");
+    return {
+      sql: (db.prepare(
+        "select sql from sqlite_master where name = 'kv_expiration_ms_idx'",
+      ).get() as { sql: string }).sql,
+      // Deno KV's own two expiry statements, as its SQLite backend runs them.
+      collectPlan: plan(
+        "delete from kv where expiration_ms >= 0 and expiration_ms <= ? returning k",
+        Date.now(),
+      ),
+      earliestPlan: plan(
+        "select expiration_ms from kv where expiration_ms >= 0 order by expiration_ms limit 1",
+      ),
+      indexed: (db.prepare(
+        "select count(*) as n from kv indexed by kv_expiration_ms_idx where expiration_ms >= 0",
+      ).get() as { n: number }).n,
+      rows: (db.prepare("select count(*) as n from kv").get() as { n: number })
+        .n,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("openKv: the expiry index covers only expiring keys, and expiry still works through it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "babble_kv_index_" });
+  const file = `${dir}/store.kv`;
+  try {
+    let kv = await openKv(file);
+    await kv.set(["stays"], 1);
+    await kv.set(["goes"], 2, { expireIn: 50 });
+    let index = expiryIndexOf(file);
+    assert.match(index.sql, /WHERE expiration_ms >= 0$/);
+    assert.match(index.collectPlan, /USING INDEX kv_expiration_ms_idx/);
+    assert.match(
+      index.earliestPlan,
+      /USING COVERING INDEX kv_expiration_ms_idx/,
+    );
+    assert.equal(index.indexed, 1, "only the expiring key is in the index");
+    // Already narrow: a second open changes nothing.
+    assert.equal(narrowExpiryIndex(file), false);
+    closeKv(kv);
+
+    // Deno KV collects expired keys when it opens a store: through the
+    // narrow index, the expired row is gone and the other stays.
+    await new Promise((r) => setTimeout(r, 100));
+    kv = await openKv(file);
+    assert.equal((await kv.get(["stays"])).value, 1);
+    closeKv(kv);
+    index = expiryIndexOf(file);
+    assert.equal(index.indexed, 0);
+    assert.equal(index.rows, 1, "the expired row was deleted");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("narrowExpiryIndex leaves a store it does not recognise alone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "babble_kv_index_" });
+  const file = `${dir}/store.kv`;
+  try {
+    const kv = await Deno.openKv(file);
+    await kv.set(["k"], 1);
+    kv.close();
+    const db = new DatabaseSync(file);
+    db.exec(
+      "drop index kv_expiration_ms_idx; create index kv_expiration_ms_idx on kv (expiration_ms, k)",
+    );
+    db.close();
+    assert.equal(narrowExpiryIndex(file), false);
+    assert.match(expiryIndexOf(file).sql, /\(expiration_ms, k\)$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
