@@ -9,10 +9,8 @@ import { ID_PATTERN } from "../store/ids.ts";
  * | key                              | value                                  |
  * | -------------------------------- | -------------------------------------- |
  * | ["inbox", toId, fromId, seq]     | StoredMessage: one message, kept as history |
- * | ["inbox", toId, fromId, false]   | Deno.KvU64: the newest position from `fromId`, raised with `max` |
  * | ["inbox", toId, fromId, true]    | Deno.KvU64: unread messages from `fromId`, bumped with `sum` |
- * | ["inbox_senders", toId, fromId]  | true: `fromId` has written to `toId` (written once per pair) |
- * | ["inbox_senders_epoch"]          | Deno.KvU64: bumped whenever sender entries are deleted |
+ * | ["inbox_by_seq", toId, seq]      | LoggedMessage: the same message in the recipient's position log |
  * | ["delivery", recipientId]        | Deno.KvU64: bumped by every message and signal to it |
  * | ["delivery_bell", shard]         | Deno.KvU64: bumped with the delivery key of any principal in the shard |
  * | ["delivery_seq"]                 | number: the last message position given out |
@@ -21,22 +19,18 @@ import { ID_PATTERN } from "../store/ids.ts";
  *
  * Each message is stored once, under its recipient and sender: that range
  * is the recipient's mail from one friend, in order, and the two ranges of
- * a pair are the pair's chat history. The newest-position mark (`false`)
- * and the unread counter (`true`) sort after every number, right after
- * the newest message, so a message, its mark and its count land on the
- * same storage page: on a SQLite file the cost of a commit follows the
- * number of random pages it touches, and this layout touches one per
- * message. (Schema 3 also kept a per-recipient position log; that second
- * random page per message halved the durable write rate, and schema 4
- * dropped it.)
+ * a pair are the pair's chat history. The unread counter (`true` sorts
+ * after every number) sits right after the newest message, so a message
+ * and its count land on the same storage page: on a SQLite file the cost
+ * of a commit follows the number of pages it touches, and this layout
+ * touches one random page per message where a separate history, inbox
+ * and counter touched three.
  *
- * A catch-up ("everything after my position") lists the recipient's
- * senders (`inbox_senders`, one range read), reads their marks ten to a
- * `getMany`, and lists only the senders whose mark is past the position:
- * the reads that return mail follow what is new; the marks cost one call
- * per ten correspondents. The sender entry is written with a pair's first
- * message; each writer remembers the pairs it has written, and forgets
- * them when a deletion bumps the sender epoch (which every commit checks).
+ * The position log (`inbox_by_seq`) is the recipient's mail from everyone
+ * in position order, written in the same commit as the message: a
+ * catch-up ("everything after my position") is one `kv.list` whose cost
+ * follows what is new, not how many correspondents the recipient has
+ * (one list per sender cost 37 ms at 200 senders).
  *
  * Positions (`seq`) come from one store-wide sequence whose versionstamp
  * every commit checks, so they grow in commit order even with several
@@ -82,36 +76,28 @@ type StoredMessage = [
   createdMs: number,
 ];
 
+/** A message in the position log: its sender, then the stored fields. */
+type LoggedMessage = [from: string, ...StoredMessage];
+
 /** Where the unread counter sits in a sender's range. */
 const UNREAD = true;
-/** Where the newest-position mark sits in a sender's range. */
-const NEWEST = false;
 /** Reconnect replay reaches back at most this far. */
 const REPLAY_WINDOW_MS = 30 * 24 * 3600 * 1000;
 const DAY_MS = 24 * 3600 * 1000;
 /**
- * Messages per commit: at most 6 mutations each (message, mark, unread,
- * sender entry, delivery and bell), so under 1000 mutations and 800 KiB.
+ * Messages per commit: at most 5 mutations each (message, log entry,
+ * unread, delivery and bell sums), so under 1000 mutations and 800 KiB.
  */
-const MAX_MESSAGES_PER_COMMIT = 160;
-/** Pairs a writer remembers having indexed before it starts over. */
-const MAX_KNOWN_PAIRS = 200_000;
+const MAX_MESSAGES_PER_COMMIT = 180;
 
 function messageKey(to: string, from: string, seq: number): Deno.KvKey {
   return ["inbox", to, from, seq];
 }
 
-/** The newest position `from` has written to `to`. */
-function newestKey(to: string, from: string): Deno.KvKey {
-  return ["inbox", to, from, NEWEST];
+/** The entry of the message at `seq` in `to`'s position log. */
+function logKey(to: string, seq: number): Deno.KvKey {
+  return ["inbox_by_seq", to, seq];
 }
-
-/** `from`'s entry among `to`'s senders. */
-function senderKey(to: string, from: string): Deno.KvKey {
-  return ["inbox_senders", to, from];
-}
-
-const SENDERS_EPOCH_KEY: Deno.KvKey = ["inbox_senders_epoch"];
 
 /** The unread counter of `owner` for messages from `from`. */
 export function unreadKey(owner: string, from: string): Deno.KvKey {
@@ -154,6 +140,12 @@ function fromEntry(key: Deno.KvKey, v: StoredMessage): Message {
   };
 }
 
+function fromLogEntry(key: Deno.KvKey, v: LoggedMessage): Message {
+  const [, to, seq] = key as [string, string, number];
+  const [from, ...stored] = v;
+  return fromEntry(["inbox", to, from, seq], stored);
+}
+
 /** Every message of a sender's range (not its counter). */
 function messageRange(to: string, from: string, after = 0, upTo?: number) {
   return {
@@ -161,15 +153,6 @@ function messageRange(to: string, from: string, after = 0, upTo?: number) {
     end: messageKey(to, from, (upTo ?? Number.MAX_SAFE_INTEGER - 1) + 1),
   };
 }
-/**
- * The pairs a writer has given a sender entry, valid while the sender
- * epoch keeps the versionstamp it had when they were written.
- */
-interface KnownPairs {
-  epoch: string | null | undefined;
-  pairs: Set<string>;
-}
-
 interface Pending {
   input: NewMessage;
   resolve: (m: Message) => void;
@@ -187,7 +170,6 @@ export class MessageWriter {
   #flushing = false;
   #maxQueue: number;
   #metrics: Metrics | undefined;
-  #known: KnownPairs = { epoch: undefined, pairs: new Set() };
 
   constructor(
     kv: Deno.Kv,
@@ -223,7 +205,6 @@ export class MessageWriter {
           const messages = await commitBatch(
             this.#kv,
             batch.map((p) => p.input),
-            this.#known,
             this.#metrics,
           );
           batch.forEach((p, i) => p.resolve(messages[i]));
@@ -290,25 +271,15 @@ function floorKey(ms: number): Deno.KvKey {
 async function commitBatch(
   kv: Deno.Kv,
   inputs: NewMessage[],
-  known: KnownPairs,
   metrics?: Metrics,
 ): Promise<Message[]> {
   for (let attempt = 0; attempt < 30; attempt++) {
-    const [head, epoch] = await kv.getMany<[number, Deno.KvU64]>([
-      SEQ_KEY,
-      SENDERS_EPOCH_KEY,
-    ]);
-    // A deletion took sender entries away: every pair is written again.
-    if (known.epoch !== epoch.versionstamp) {
-      known.pairs.clear();
-      known.epoch = epoch.versionstamp;
-    }
+    const head = await kv.get<number>(SEQ_KEY);
     let seq = head.value ?? 0;
-    const op = kv.atomic().check(head).check(epoch);
+    const op = kv.atomic().check(head);
     const now = Date.now();
     op.min(floorKey(now), BigInt(seq + 1));
-    /** Per pair: recipient, sender, messages, newest position. */
-    const pairs = new Map<string, [string, string, number, number]>();
+    const unread = new Map<string, [string, string, number]>();
     const messages = inputs.map((input) => {
       seq++;
       const message: Message = {
@@ -318,28 +289,17 @@ async function commitBatch(
         create_time: now / 1000,
         seq,
       };
-      op.set(
-        messageKey(input.to_user, input.from_user, seq),
-        toStored(message),
-      );
+      const stored = toStored(message);
+      op.set(messageKey(input.to_user, input.from_user, seq), stored);
+      op.set(logKey(input.to_user, seq), [input.from_user, ...stored]);
       const pair = `${input.to_user}/${input.from_user}`;
-      const counted = pairs.get(pair);
-      if (counted) {
-        counted[2]++;
-        counted[3] = seq;
-      } else pairs.set(pair, [input.to_user, input.from_user, 1, seq]);
+      const counted = unread.get(pair);
+      if (counted) counted[2]++;
+      else unread.set(pair, [input.to_user, input.from_user, 1]);
       return message;
     });
-    const added: string[] = [];
-    for (const [pair, [to, from, n, newest]] of pairs) {
-      op.sum(unreadKey(to, from), BigInt(n)).max(
-        newestKey(to, from),
-        BigInt(newest),
-      );
-      if (!known.pairs.has(pair)) {
-        op.set(senderKey(to, from), true);
-        added.push(pair);
-      }
+    for (const [to, from, n] of unread.values()) {
+      op.sum(unreadKey(to, from), BigInt(n));
     }
     // One sum per recipient and one per bell shard, however many messages.
     const shards = new Set<number>();
@@ -359,13 +319,7 @@ async function commitBatch(
       { what: "messages", outcome: res.ok ? "ok" : "retry" },
       (performance.now() - started) / 1000,
     );
-    if (res.ok) {
-      if (known.pairs.size + added.length > MAX_KNOWN_PAIRS) {
-        known.pairs.clear();
-      }
-      for (const pair of added) known.pairs.add(pair);
-      return messages;
-    }
+    if (res.ok) return messages;
     await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
   }
   throw new AppError(503, "message store is busy; retry");
@@ -401,29 +355,32 @@ export async function replayFloor(
   return await storeHead(kv);
 }
 
-/** Everyone who has written to `owner`, in id order: one range read. */
+/**
+ * Everyone with mail in `owner`'s inbox, in id order: one read per
+ * sender, jumping over each sender's messages (a skip scan).
+ */
 export async function sendersTo(
   kv: Deno.Kv,
   owner: string,
 ): Promise<string[]> {
   const out: string[] = [];
-  const iter = kv.list({ prefix: ["inbox_senders", owner] }, {
-    batchSize: 500,
-  });
-  for await (const e of iter) out.push(e.key[2] as string);
-  return out;
-}
-
-/** Reads `keys` ten to a `getMany` (Deno KV's limit), all calls at once. */
-async function getAll<T>(
-  kv: Deno.Kv,
-  keys: Deno.KvKey[],
-): Promise<Deno.KvEntryMaybe<T>[]> {
-  const calls: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
-  for (let i = 0; i < keys.length; i += 10) {
-    calls.push(kv.getMany<T[]>(keys.slice(i, i + 10)));
+  let start: Deno.KvKey | undefined;
+  for (;;) {
+    const iter = kv.list(
+      start
+        ? { prefix: ["inbox", owner], start }
+        : { prefix: ["inbox", owner] },
+      { limit: 1 },
+    );
+    let next: unknown;
+    for await (const e of iter) next = e.key[2];
+    // Senders are strings; anything else (a key of an older layout) ends
+    // the scan instead of looping on it.
+    if (typeof next !== "string") return out;
+    out.push(next);
+    // "\0" appended sorts after every key whose third part is `next`.
+    start = ["inbox", owner, `${next}\0`];
   }
-  return (await Promise.all(calls)).flat();
 }
 
 /**
@@ -440,29 +397,18 @@ export async function readInbox(
 ): Promise<Message[]> {
   const head = await storeHead(kv);
   if (head <= after) return [];
-  const senders = await sendersTo(kv, recipient);
-  const marks = await getAll<Deno.KvU64>(
-    kv,
-    senders.map((from) => newestKey(recipient, from)),
-  );
-  const fresh = senders.filter((_, i) =>
-    Number(marks[i].value?.value ?? 0) > after
-  );
-  const pages = await Promise.all(fresh.map(async (from) => {
-    const page: Message[] = [];
-    const iter = kv.list<StoredMessage>(
-      messageRange(recipient, from, after, head),
-      { limit, batchSize: Math.min(limit, 500) },
-    );
-    for await (const e of iter) page.push(fromEntry(e.key, e.value));
-    return page;
-  }));
-  return pages.flat().sort((a, b) => a.seq - b.seq).slice(0, limit);
+  const out: Message[] = [];
+  const iter = kv.list<LoggedMessage>({
+    start: logKey(recipient, after + 1),
+    end: logKey(recipient, head + 1),
+  }, { limit, batchSize: Math.min(limit, 500) });
+  for await (const e of iter) out.push(fromLogEntry(e.key, e.value));
+  return out;
 }
 
 /**
  * The position of message `id` in `recipient`'s inbox, or null when the
- * recipient has no such message. One read per ten senders.
+ * recipient has no such message.
  */
 export async function inboxPositionOf(
   kv: Deno.Kv,
@@ -471,14 +417,8 @@ export async function inboxPositionOf(
 ): Promise<number | null> {
   const seq = seqOfId(id);
   if (!Number.isSafeInteger(seq) || seq < 1) return null;
-  const senders = await sendersTo(kv, recipient);
-  const found = await getAll<StoredMessage>(
-    kv,
-    senders.map((from) => messageKey(recipient, from, seq)),
-  );
-  return found.some((e) => e.value && fromEntry(e.key, e.value)._id === id)
-    ? seq
-    : null;
+  const e = await kv.get<LoggedMessage>(logKey(recipient, seq));
+  return e.value && fromLogEntry(e.key, e.value)._id === id ? seq : null;
 }
 
 /** The last position handed to one of the recipient's sockets. */
@@ -641,15 +581,13 @@ export async function unreadCounts(
 
 /**
  * Deletes everything `a` and `b` sent each other: both ranges with their
- * marks, unread counters and sender entries. Returns the voice files, for
- * the caller to delete.
+ * unread counters. Returns the voice files, for the caller to delete.
  */
 export async function deleteConversation(
   kv: Deno.Kv,
   a: string,
   b: string,
 ): Promise<string[]> {
-  await forgetSenders(kv, [senderKey(a, b), senderKey(b, a)]);
   return await deleteRanges(kv, [["inbox", a, b], ["inbox", b, a]]);
 }
 
@@ -658,33 +596,13 @@ export async function deleteInbox(
   kv: Deno.Kv,
   owner: string,
 ): Promise<string[]> {
-  const entries: Deno.KvKey[] = [];
-  for await (const e of kv.list({ prefix: ["inbox_senders", owner] })) {
-    entries.push(e.key);
-  }
-  await forgetSenders(kv, entries);
-  return await deleteRanges(kv, [["inbox", owner]]);
+  return await deleteRanges(kv, [["inbox", owner], ["inbox_by_seq", owner]]);
 }
 
 /**
- * Deletes sender entries, each commit with a bump of the sender epoch:
- * writers that remember those pairs fail their next commit's check, forget
- * them, and write the entry again with the pair's next message. Done
- * before the messages are deleted, so a message that lands meanwhile keeps
- * its entry.
+ * Deletes every key under `prefixes`, with each message's log entry;
+ * returns the messages' voice files.
  */
-async function forgetSenders(
-  kv: Deno.Kv,
-  keys: Deno.KvKey[],
-): Promise<void> {
-  for (let i = 0; i < keys.length; i += 500) {
-    const op = kv.atomic().sum(SENDERS_EPOCH_KEY, 1n);
-    for (const key of keys.slice(i, i + 500)) op.delete(key);
-    await op.commit();
-  }
-}
-
-/** Deletes every key under `prefixes`; returns the messages' voice files. */
 async function deleteRanges(
   kv: Deno.Kv,
   prefixes: Deno.KvKey[],
@@ -694,52 +612,46 @@ async function deleteRanges(
   for (const prefix of prefixes) {
     for await (const e of kv.list({ prefix })) {
       keys.push(e.key);
-      if (typeof e.key[3] === "number") {
+      if (e.key[0] === "inbox" && typeof e.key[3] === "number") {
         files.push((e.value as StoredMessage)[1]);
+        keys.push(logKey(e.key[1] as string, e.key[3]));
       }
     }
   }
-  await deleteKeys(kv, keys);
+  await deleteKeys(kv, [
+    ...new Map(keys.map((k) => [JSON.stringify(k), k])).values(),
+  ]);
   return files;
 }
 
-/**
- * Deletes one message (its unread count stays to the caller; the sender's
- * mark may name it still, which only costs a catch-up one empty read).
- */
+/** Deletes one message (its unread count stays to the caller). */
 export async function deleteMessage(
   kv: Deno.Kv,
   message: Message,
 ): Promise<void> {
-  await kv.delete(messageKey(message.to_user, message.from_user, message.seq));
+  await kv.atomic()
+    .delete(messageKey(message.to_user, message.from_user, message.seq))
+    .delete(logKey(message.to_user, message.seq))
+    .commit();
 }
 
 /**
- * Schema 3 → 4: each pair's newest-position mark and sender entry, from
- * the messages themselves, and the per-recipient position log of schema 3
- * deleted. Idempotent (`max`, `set`, `delete`): a run cut short is simply
- * run again.
+ * Schema 2 → 3: the position log. Writes each message's log entry (set
+ * only: a run cut short is simply run again), 100 per commit.
  */
-export async function migrateToSchema4(kv: Deno.Kv): Promise<void> {
-  const newest = new Map<string, [string, string, number]>();
-  for await (const e of kv.list({ prefix: ["inbox"] })) {
-    const [, to, from, seq] = e.key as [string, string, string, unknown];
+export async function migrateToSchema3(kv: Deno.Kv): Promise<void> {
+  let op = kv.atomic();
+  let n = 0;
+  for await (const e of kv.list<StoredMessage>({ prefix: ["inbox"] })) {
+    const [, to, from, seq] = e.key;
     if (typeof seq !== "number") continue;
-    const pair = `${to}/${from}`;
-    const known = newest.get(pair);
-    if (!known || known[2] < seq) newest.set(pair, [to, from, seq]);
-  }
-  const pairs = [...newest.values()];
-  for (let i = 0; i < pairs.length; i += 200) {
-    const op = kv.atomic();
-    for (const [to, from, seq] of pairs.slice(i, i + 200)) {
-      op.max(newestKey(to, from), BigInt(seq)).set(senderKey(to, from), true);
+    op.set(logKey(to as string, seq), [from as string, ...e.value]);
+    if (++n % 100 === 0) {
+      await op.commit();
+      op = kv.atomic();
     }
-    await op.commit();
   }
-  const log: Deno.KvKey[] = [];
-  for await (const e of kv.list({ prefix: ["inbox_by_seq"] })) log.push(e.key);
-  await deleteKeys(kv, log);
+  if (n % 100) await op.commit();
 }
 
 /** A message as schema 1 stored it (history and inbox copies). */

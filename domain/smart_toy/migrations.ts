@@ -1,5 +1,5 @@
 import type { Migration } from "../store/kv.ts";
-import { migrateToSchema2, migrateToSchema4 } from "./messages.ts";
+import { migrateToSchema2, migrateToSchema3 } from "./messages.ts";
 
 /**
  * The store's schema steps, in order, for `migrate(kv, SCHEMA_MIGRATIONS)`
@@ -11,10 +11,6 @@ export const SCHEMA_MIGRATIONS: readonly Migration[] = [
   { version: 1, run: async () => {} },
   // One copy per message beside its unread counter (messages.ts).
   { version: 2, run: (kv) => migrateToSchema2(kv) },
-  // Schema 3 built a per-recipient position log; schema 4 drops it, so
-  // a store still at 2 skips building it.
-  { version: 3, run: async () => {} },
-  // Each pair's newest-position mark and sender entry, for catch-ups; the
-  // position log deleted (messages.ts).
-  { version: 4, run: (kv) => migrateToSchema4(kv) },
+  // Each recipient's position log, for catch-ups (messages.ts).
+  { version: 3, run: (kv) => migrateToSchema3(kv) },
 ];
