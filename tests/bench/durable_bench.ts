@@ -20,7 +20,9 @@ import { closeKv, openKv } from "../../domain/store/kv.ts";
 
 const DURABLE_RATES = [
   5_000,
+  7_500,
   10_000,
+  12_500,
   15_000,
   20_000,
   22_500,
