@@ -17,7 +17,7 @@ import type { AppDeps } from "../../domain/platform/services.ts";
 import { toyErrorBody } from "../../domain/smart_toy/envelope.ts";
 import { refusal, type SocketEndpoint } from "../endpoint.ts";
 import type { Connection, Hub } from "./hub.ts";
-import { isUpgrade, upgradeSocket } from "../ws.ts";
+import { isUpgrade, type Peer, upgradeSocket } from "../ws.ts";
 
 /**
  * The smart-toy sockets: `/app/<user_id>` (session token) and
@@ -150,12 +150,17 @@ export function toySocketsEndpoint(
   const onError = (err: unknown) =>
     deps.log.warn("socket handler failed", { error: String(err) });
 
-  async function handleFrame(
+  /**
+   * One client frame. A relay to a recipient this socket may reach (cached)
+   * and that has a socket here completes without a turn of the event loop:
+   * the relay is the hot path.
+   */
+  function handleFrame(
     conn: Connection,
     me: Principal,
     reach: Map<string, number>,
     text: string,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const peer = conn.peer;
     let raw: unknown;
     try {
@@ -178,7 +183,7 @@ export function toySocketsEndpoint(
           conn.cursor,
         );
         if (Number.isSafeInteger(seq) && seq > 0) {
-          await advanceDelivered(deps.kv, me.id, seq);
+          return advanceDelivered(deps.kv, me.id, seq);
         }
         return;
       }
@@ -195,50 +200,55 @@ export function toySocketsEndpoint(
     }
     const to = parsed.data.to_user;
     // A fresh cached answer is checked without a turn of the event loop.
-    const known = (reach.get(to) ?? 0) > Date.now();
-    if (!known && !(await mayReachCached(deps.kv, me, to, reach))) {
-      peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
-      return;
+    if ((reach.get(to) ?? 0) > Date.now()) {
+      return relay(peer, me, to, parsed.data);
     }
-    // A frame for a socket on another instance (or none) costs a KV write:
-    // those are rate-limited per sender. Local relays are bounded by the
-    // recipient's send queue instead.
-    try {
-      if (!hub.isLocal(to)) {
+    return mayReachCached(deps.kv, me, to, reach).then((ok) => {
+      if (ok) return relay(peer, me, to, parsed.data);
+      peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
+    });
+  }
+
+  function relay(
+    peer: Peer,
+    me: Principal,
+    to: string,
+    frame: Record<string, unknown>,
+  ): Promise<void> | undefined {
+    // A frame for a socket on another instance (or none) costs a KV
+    // write: those are rate-limited per sender. Local relays are bounded
+    // by the recipient's send queue instead.
+    if (!hub.isLocal(to)) {
+      try {
         deps.limiter.take(
           `frames:${me.id}`,
           KV_FRAMES_PER_SECOND,
           1000,
           "frames",
         );
+      } catch (err) {
+        peer.send({
+          type: "error",
+          msg: err instanceof Error ? err.message : "slow down",
+        });
+        return;
       }
-    } catch (err) {
-      peer.send({
-        type: "error",
-        msg: err instanceof Error ? err.message : "slow down",
-      });
-      return;
     }
-    // Relays are ephemeral: they may not pass for durable chat events, so the
-    // server's own fields are dropped and a chat notice is typed "notice".
-    const {
-      from_user: _f,
-      id: _i,
-      seq: _s,
-      chat_id: _c,
-      create_time: _t,
-      type,
-      ...rest
-    } = parsed.data as Record<string, unknown>;
-    const kind = "music" in rest && type !== "notice"
+    // Relays are ephemeral: they may not pass for durable chat events, so
+    // the server's own fields are dropped and a chat notice is typed
+    // "notice". `frame` is zod's own copy of the client's frame: it is
+    // filled in, not copied again (undefined fields are not serialized).
+    const type = frame.type;
+    frame.type = "music" in frame && type !== "notice"
       ? "music"
       : typeof type === "string" && type !== "chat" && type !== "music"
       ? type
       : "notice";
-    const frame = { ...rest, type: kind, id: newId(), from_user: me.id };
-    const sent = hub.signal(to, frame);
-    if (sent) await sent;
+    frame.seq = frame.chat_id = frame.create_time = undefined;
+    frame.id = newId();
+    frame.from_user = me.id;
     deps.metrics.incSeries("babble_frames_relayed_total");
+    return hub.signal(to, frame);
   }
 
   /** Authenticates and upgrades one socket request for `kind` `id`. */
