@@ -68,9 +68,9 @@ const NARROW_EXPIRY_INDEX =
  * every write to a key that never expires also writes the index, a second
  * random page per key. The backend's two expiry queries both say
  * `expiration_ms >= 0`, so SQLite uses the partial index for them just the
- * same (tests/domain/store/kv_test.ts checks the query plans). Durable
- * message writes hold about 1.5x the rate with it (`deno task bench
- * durable`).
+ * same (tests/domain/store/kv_test.ts checks the query plans). The
+ * storage under durable messages holds about 1.6x the rate with it
+ * (`deno task bench durable`, "storage alone").
  *
  * Changed only when the file holds exactly the schema this was written
  * against (backend schema 3 and the shipped index); anything else is left

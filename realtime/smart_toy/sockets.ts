@@ -247,8 +247,15 @@ export function toySocketsEndpoint(
     frame.seq = frame.chat_id = frame.create_time = undefined;
     frame.id = newId();
     frame.from_user = me.id;
-    deps.metrics.incSeries("babble_frames_relayed_total");
-    return hub.signal(to, frame);
+    const sent = hub.signal(to, frame);
+    if (!sent) {
+      deps.metrics.incSeries("babble_frames_relayed_total");
+      return;
+    }
+    // Through KV: counted once the signal is committed, as before.
+    return sent.then(() =>
+      deps.metrics.incSeries("babble_frames_relayed_total")
+    );
   }
 
   /** Authenticates and upgrades one socket request for `kind` `id`. */
