@@ -229,7 +229,9 @@ export class Hub {
   ): Promise<void> | undefined {
     const w = this.#watched.get(to);
     if (w && w.conns.size) {
-      for (const conn of [...w.conns]) this.#send(conn, frame);
+      // A Set may lose members while it is iterated (#send detaches a
+      // socket that closed): no copy per frame.
+      for (const conn of w.conns) this.#send(conn, frame);
       this.#metrics.incSeries(this.#localSignals);
       return undefined;
     }

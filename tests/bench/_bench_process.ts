@@ -16,3 +16,17 @@ export function reportMemoryOnSignal(close: () => Promise<void>): void {
     Deno.exit(0);
   });
 }
+
+/** True when `name` is a command on the PATH (e.g. `taskset`, `wrk`). */
+export async function commandExists(name: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${name}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}

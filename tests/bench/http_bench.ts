@@ -16,6 +16,7 @@
  */
 
 import type { BabbleTarget, CannedReplies } from "./_http_server.ts";
+import { commandExists } from "./_bench_process.ts";
 
 const GOAL = 0.5;
 const HEADLINE_FRIENDS = 50;
@@ -119,19 +120,6 @@ async function cpuSeconds(pid: number | undefined): Promise<number | null> {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
-  }
-}
-
-async function commandExists(name: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${name}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
   }
 }
 
