@@ -119,16 +119,25 @@ export function upgradeSocket(
     }
   };
   socket.onopen = () => guard(() => handlers.onOpen?.(peer));
+  const onText = handlers.onText;
+  // Every frame passes here: no closure per frame.
   socket.onmessage = (event) => {
-    if (typeof event.data !== "string") {
+    const data = event.data;
+    if (typeof data !== "string") {
       peer.send({ type: "error", msg: "send JSON text frames" });
       return;
     }
-    if (event.data.length > maxFrameBytes) {
+    if (data.length > maxFrameBytes) {
       peer.close(CLOSE_TOO_BIG, `frame larger than ${maxFrameBytes} bytes`);
       return;
     }
-    guard(() => handlers.onText?.(peer, event.data));
+    if (!onText) return;
+    try {
+      const result = onText(peer, data);
+      if (result) result.catch(onError);
+    } catch (err) {
+      onError(err);
+    }
   };
   socket.onclose = () => guard(() => handlers.onClose?.(peer));
   return response;

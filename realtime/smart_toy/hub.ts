@@ -227,15 +227,22 @@ export class Hub {
     to: string,
     frame: Record<string, unknown>,
   ): Promise<void> | undefined {
-    const w = this.#watched.get(to);
-    if (w && w.conns.size) {
-      // A Set may lose members while it is iterated (#send detaches a
-      // socket that closed): no copy per frame.
-      for (const conn of w.conns) this.#send(conn, frame);
-      this.#metrics.incSeries(this.#localSignals);
-      return undefined;
-    }
+    if (this.signalLocal(to, frame)) return undefined;
     return this.#signalThroughKv(to, frame);
+  }
+
+  /**
+   * Sends an ephemeral frame to `to`'s sockets on this instance; false
+   * when it has none here (nothing sent). One lookup: the relay's hot path.
+   */
+  signalLocal(to: string, frame: Record<string, unknown>): boolean {
+    const w = this.#watched.get(to);
+    if (!w || w.conns.size === 0) return false;
+    // A Set may lose members while it is iterated (#send detaches a
+    // socket that closed): no copy per frame.
+    for (const conn of w.conns) this.#send(conn, frame);
+    this.#metrics.incSeries(this.#localSignals);
+    return true;
   }
 
   async #signalThroughKv(

@@ -49,6 +49,9 @@ export interface ToySocketOptions {
   maxBufferedBytes?: number;
 }
 
+/** The counter of relayed frames. */
+const RELAYED = "babble_frames_relayed_total";
+
 /** Fields of durable chat events that a relayed frame may not carry. */
 const SERVER_FIELDS = ["seq", "chat_id", "create_time"] as const;
 
@@ -226,25 +229,6 @@ export function toySocketsEndpoint(
     to: string,
     frame: Record<string, unknown>,
   ): Promise<void> | undefined {
-    // A frame for a socket on another instance (or none) costs a KV
-    // write: those are rate-limited per sender. Local relays are bounded
-    // by the recipient's send queue instead.
-    if (!hub.isLocal(to)) {
-      try {
-        deps.limiter.take(
-          `frames:${me.id}`,
-          KV_FRAMES_PER_SECOND,
-          1000,
-          "frames",
-        );
-      } catch (err) {
-        peer.send({
-          type: "error",
-          msg: err instanceof Error ? err.message : "slow down",
-        });
-        return;
-      }
-    }
     // Relays are ephemeral: they may not pass for durable chat events, so
     // the server's own fields are dropped and a chat notice is typed
     // "notice". `frame` is filled in, not copied; the server's fields are
@@ -261,15 +245,29 @@ export function toySocketsEndpoint(
     }
     frame.id = newId();
     frame.from_user = me.id;
-    const sent = hub.signal(to, frame);
-    if (!sent) {
-      deps.metrics.incSeries("babble_frames_relayed_total");
+    if (hub.signalLocal(to, frame)) {
+      deps.metrics.incSeries(RELAYED);
+      return;
+    }
+    // A frame for a socket on another instance (or none) costs a KV
+    // write: those are rate-limited per sender. Local relays are bounded
+    // by the recipient's send queue instead.
+    try {
+      deps.limiter.take(
+        `frames:${me.id}`,
+        KV_FRAMES_PER_SECOND,
+        1000,
+        "frames",
+      );
+    } catch (err) {
+      peer.send({
+        type: "error",
+        msg: err instanceof Error ? err.message : "slow down",
+      });
       return;
     }
     // Through KV: counted once the signal is committed, as before.
-    return sent.then(() =>
-      deps.metrics.incSeries("babble_frames_relayed_total")
-    );
+    return hub.signal(to, frame)?.then(() => deps.metrics.incSeries(RELAYED));
   }
 
   /** Authenticates and upgrades one socket request for `kind` `id`. */
