@@ -1,4 +1,5 @@
 import { AppError } from "../platform/errors.ts";
+import { randomHex } from "./ids.ts";
 import { deleteKeys } from "./kv.ts";
 
 /**
@@ -38,6 +39,79 @@ export const ABANDONED_AFTER_MS = 2 * 60 * 1000;
  */
 const GROWING_WAIT_MS = 60 * 1000;
 
+/**
+ * Chunks of complete blobs kept in memory, most recently used last, up to
+ * `maxBytes` in all. A complete blob's chunks never change under its name
+ * and `rev` (its `createdAt` for blobs stored before `rev`): a blob written
+ * again under its name gets a new `rev`, so a cached chunk is never served
+ * for other bytes. Readers
+ * still read the meta from KV first, so a deleted blob is gone at once;
+ * access is checked by the routes, before any chunk is read.
+ */
+export class ChunkCache {
+  readonly maxBytes: number;
+  #chunks = new Map<string, Bytes>();
+  #bytes = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Chunk `n` of `meta`'s blob when held (and marks it recently used). */
+  get(meta: BlobMeta, n: number): Bytes | undefined {
+    const key = chunkKey(meta, n);
+    const chunk = this.#chunks.get(key);
+    if (chunk) {
+      this.#chunks.delete(key);
+      this.#chunks.set(key, chunk);
+    }
+    return chunk;
+  }
+
+  /** Keeps chunk `n` of a complete blob, dropping the least used past the bound. */
+  set(meta: BlobMeta, n: number, chunk: Bytes): void {
+    if (meta.complete === false || chunk.length > this.maxBytes) return;
+    const key = chunkKey(meta, n);
+    const old = this.#chunks.get(key);
+    if (old) this.#bytes -= old.length;
+    this.#chunks.delete(key);
+    this.#chunks.set(key, chunk);
+    this.#bytes += chunk.length;
+    for (const [k, v] of this.#chunks) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#chunks.delete(k);
+      this.#bytes -= v.length;
+    }
+  }
+
+  /** Forgets every chunk. */
+  clear(): void {
+    this.#chunks.clear();
+    this.#bytes = 0;
+  }
+}
+
+/** Bytes over a plain ArrayBuffer (what KV returns; a Response body). */
+type Bytes = Uint8Array<ArrayBuffer>;
+
+function chunkKey(meta: BlobMeta, n: number): string {
+  return `${meta.name}\0${meta.rev ?? meta.createdAt}\0${n}`;
+}
+
+/**
+ * The process's chunk cache: 32 MiB, about 540 chunks (a few dozen songs
+ * and covers that many toys fetch again and again).
+ */
+export const chunkCache = new ChunkCache(32 * 1024 * 1024);
+
+/** Ranges up to this size from cached chunks are answered as one buffer. */
+const WHOLE_BODY_MAX = 4 * CHUNK_SIZE;
+
 /** What kind of media a blob is; each download route serves one kind. */
 export type BlobKind = "music" | "cover" | "chat" | "image" | "avatar";
 
@@ -49,6 +123,11 @@ export interface BlobMeta {
   size: number;
   chunks: number;
   createdAt: number;
+  /**
+   * Random, new with every write of the name: chunks cached under it are
+   * never served for other bytes (absent on blobs stored before it).
+   */
+  rev?: string;
   /** The principal who may read a private blob; absent means public. */
   owner?: string;
   /** False while a writer still appends; absent once complete. */
@@ -112,6 +191,7 @@ export async function putBlob(
     size: bytes.length,
     chunks,
     createdAt: Date.now(),
+    rev: randomHex(6),
     ...(owner ? { owner } : {}),
   };
   const old = await getBlobMeta(kv, name);
@@ -189,6 +269,7 @@ export async function openBlobWriter(
     size: 0,
     chunks: 0,
     createdAt: now,
+    rev: randomHex(6),
     ...(owner ? { owner } : {}),
     complete: false,
     updatedAt: now,
@@ -322,8 +403,13 @@ async function* streamRange(
   const firstChunk = Math.floor(start / CHUNK_SIZE);
   const lastChunk = Math.floor(end / CHUNK_SIZE);
   for (let n = firstChunk; n <= lastChunk; n++) {
-    const chunk = (await kv.get<Uint8Array>(["blobs", meta.name, n])).value;
-    if (!chunk) throw new Error(`blob ${meta.name} is missing chunk ${n}`);
+    let chunk = chunkCache.get(meta, n);
+    if (!chunk) {
+      chunk = (await kv.get<Bytes>(["blobs", meta.name, n])).value ??
+        undefined;
+      if (!chunk) throw new Error(`blob ${meta.name} is missing chunk ${n}`);
+      chunkCache.set(meta, n, chunk);
+    }
     const base = n * CHUNK_SIZE;
     const from = Math.max(start, base) - base;
     const to = Math.min(end + 1, base + chunk.length) - base;
@@ -375,6 +461,8 @@ export function blobResponse(
   if (method === "HEAD" || meta.size === 0) {
     return new Response(null, { status, headers });
   }
+  const cached = cachedRange(meta, start, end);
+  if (cached) return new Response(cached, { status, headers });
   const chunks = streamRange(kv, meta, start, end);
   return new Response(
     bodyOf((async function* () {
@@ -382,6 +470,42 @@ export function blobResponse(
     })()),
     { status, headers },
   );
+}
+
+/**
+ * Bytes `start`..`end` (inclusive) of a complete blob as one buffer when
+ * every chunk they span is cached and they are at most WHOLE_BODY_MAX
+ * (no copy within one chunk); else undefined (stream them).
+ */
+function cachedRange(
+  meta: BlobMeta,
+  start: number,
+  end: number,
+): Bytes | undefined {
+  if (meta.complete === false || end - start + 1 > WHOLE_BODY_MAX) return;
+  const first = Math.floor(start / CHUNK_SIZE);
+  const last = Math.floor(end / CHUNK_SIZE);
+  const chunks: Bytes[] = [];
+  for (let n = first; n <= last; n++) {
+    const chunk = chunkCache.get(meta, n);
+    if (!chunk) return;
+    chunks.push(chunk);
+  }
+  const from = start - first * CHUNK_SIZE;
+  if (chunks.length === 1) {
+    return chunks[0].subarray(from, from + end - start + 1);
+  }
+  const out = new Uint8Array(end - start + 1);
+  let at = 0;
+  chunks.forEach((chunk, i) => {
+    const part = chunk.subarray(
+      i === 0 ? from : 0,
+      Math.min(chunk.length, from + out.length - i * CHUNK_SIZE),
+    );
+    out.set(part, at);
+    at += part.length;
+  });
+  return out;
 }
 
 /** A pull-driven body: one KV read per chunk the client takes. */
