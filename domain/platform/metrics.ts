@@ -7,6 +7,11 @@ export class Metrics {
   #gauges = new Map<string, () => number>();
   #histograms = new Map<string, Histogram>();
   #help = new Map<string, string>();
+  /**
+   * Series keys by labels object and name: callers on hot paths pass the
+   * same labels objects again and again (see routes/app.ts `labelsOf`).
+   */
+  #keys = new WeakMap<Record<string, string>, Map<string, string>>();
 
   /** Sets the `# HELP` text of a metric name. */
   describe(name: string, help: string): void {
@@ -23,7 +28,7 @@ export class Metrics {
     value: number,
     buckets: readonly number[] = SECONDS_BUCKETS,
   ): void {
-    const key = seriesKey(name, labels);
+    const key = this.#keyOf(name, labels);
     let h = this.#histograms.get(key);
     if (!h) {
       h = { name, labels, buckets, counts: buckets.map(() => 0), sum: 0, n: 0 };
@@ -34,6 +39,20 @@ export class Metrics {
     }
     h.sum += value;
     h.n++;
+  }
+
+  #keyOf(name: string, labels: Record<string, string>): string {
+    let byName = this.#keys.get(labels);
+    if (!byName) {
+      byName = new Map();
+      this.#keys.set(labels, byName);
+    }
+    let key = byName.get(name);
+    if (key === undefined) {
+      key = seriesKey(name, labels);
+      byName.set(name, key);
+    }
+    return key;
   }
 
   /** Adds `by` to a counter. */
