@@ -164,8 +164,10 @@ export async function startServer(
     );
     const app = createApp(deps, features);
     server = listen(config, (req, info) => {
+      // Parsed once here, not once per endpoint: every request passes.
+      const path = new URL(req.url).pathname;
       for (const endpoint of endpoints) {
-        const res = endpoint.handle(req, info);
+        const res = endpoint.handle(req, info, path);
         if (res) return res;
       }
       return app.fetch(req, info);

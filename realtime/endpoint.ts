@@ -7,10 +7,15 @@ import { retryAfterOf } from "../domain/platform/rate_limit.ts";
  * app sees them, and what must stop with the server.
  */
 export interface SocketEndpoint {
-  /** A response for a request on this endpoint's paths, else null. */
+  /**
+   * A response for a request on this endpoint's paths, else null. `path`
+   * is the request's pathname (the server parses the URL once for every
+   * endpoint).
+   */
   handle(
     req: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    path?: string,
   ): Promise<Response> | Response | null;
   /** Closes this endpoint's sockets (1001) and stops its watches. */
   close(): Promise<void> | void;

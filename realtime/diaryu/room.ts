@@ -359,11 +359,10 @@ export function diaryuRoomEndpoint(
     }
   }
 
-  function handle(req: Request): Promise<Response> | null {
-    const url = new URL(req.url);
-    const match = ROOM_PATH.exec(url.pathname);
+  const handle: SocketEndpoint["handle"] = (req, _info, path) => {
+    const match = ROOM_PATH.exec(path ?? new URL(req.url).pathname);
     if (!match) return null;
-    return openSocket(req, url, match[1]).catch((err) => {
+    return openSocket(req, new URL(req.url), match[1]).catch((err) => {
       const e = asAppError(err, log);
       const retryAfter = retryAfterOf(e);
       return Response.json(diaryErrorBody(e), {
@@ -373,7 +372,7 @@ export function diaryuRoomEndpoint(
           : { "retry-after": String(retryAfter) },
       });
     });
-  }
+  };
 
   async function close(): Promise<void> {
     closed = true;

@@ -45,8 +45,9 @@ export function lobbyEndpoint(deps: AppDeps): SocketEndpoint {
   function handle(
     req: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    path = new URL(req.url).pathname,
   ): Response | null {
-    if (new URL(req.url).pathname !== SOCKET_PATH) return null;
+    if (path !== SOCKET_PATH) return null;
     if (!isUpgrade(req)) {
       return Response.json(
         lobbyErrorReply("connect with a WebSocket (Upgrade: websocket)"),

@@ -126,8 +126,8 @@ export function qrLoginEndpoint(
   }
 
   return {
-    handle(req, info) {
-      if (new URL(req.url).pathname !== PATH) return null;
+    handle(req, info, path = new URL(req.url).pathname) {
+      if (path !== PATH) return null;
       try {
         return openPage(req, info);
       } catch (err) {

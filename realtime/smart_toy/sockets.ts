@@ -328,14 +328,14 @@ export function toySocketsEndpoint(
    * middleware (no CORS, no body): a socket lives long, and nothing of a
    * request context should stay with it.
    */
-  function handle(req: Request): Promise<Response> | null {
-    const match = SOCKET_PATH.exec(new URL(req.url).pathname);
+  const handle: SocketEndpoint["handle"] = (req, _info, path) => {
+    const match = SOCKET_PATH.exec(path ?? new URL(req.url).pathname);
     if (!match) return null;
     return openSocket(match[1] as "app" | "toy", match[2], req).catch((err) => {
       const e = asAppError(err, deps.log);
       return refusal(toyErrorBody(e), e);
     });
-  }
+  };
 
   return { handle, close: () => hub.close() };
 }
