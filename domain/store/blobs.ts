@@ -1,5 +1,6 @@
 import { AppError } from "../platform/errors.ts";
 import { randomHex } from "./ids.ts";
+import { cached, touch } from "./cache.ts";
 import { deleteKeys } from "./kv.ts";
 
 /**
@@ -213,11 +214,15 @@ export async function putBlob(
     await deleteChunks(kv, name, chunks);
     throw err;
   }
-  if (old && old.chunks > chunks) {
-    await deleteKeys(
-      kv,
-      range(chunks, old.chunks).map((n) => ["blobs", name, n]),
-    );
+  if (old) {
+    // Every instance drops the replaced meta it may have cached.
+    await touch(kv, "blobs");
+    if (old.chunks > chunks) {
+      await deleteKeys(
+        kv,
+        range(chunks, old.chunks).map((n) => ["blobs", name, n]),
+      );
+    }
   }
   return meta;
 }
@@ -363,13 +368,24 @@ async function deleteChunks(kv: Deno.Kv, name: string, chunks: number) {
   await deleteKeys(kv, range(0, chunks).map((n) => ["blobs", name, n]));
 }
 
-/** A blob's meta, or null. */
+/**
+ * A blob's meta, or null. A complete blob's meta is cached in the process
+ * (the "blobs" topic of cache.ts): replacing or deleting a complete blob
+ * clears it on every instance. Growing blobs and misses are always read
+ * from KV.
+ */
 export async function getBlobMeta(
   kv: Deno.Kv,
   name: string,
 ): Promise<BlobMeta | null> {
   if (!isBlobName(name)) return null;
-  return (await kv.get<BlobMeta>(["blob_meta", name])).value;
+  return await cached(
+    kv,
+    "blobs",
+    name,
+    async () => (await kv.get<BlobMeta>(["blob_meta", name])).value,
+    { keep: (meta) => meta !== null && meta.complete !== false },
+  );
 }
 
 /** Deletes a blob (meta first, so readers stop seeing it at once). */
@@ -377,6 +393,7 @@ export async function deleteBlob(kv: Deno.Kv, name: string): Promise<void> {
   const meta = await getBlobMeta(kv, name);
   if (!meta) return;
   await kv.delete(["blob_meta", name]);
+  if (meta.complete !== false) await touch(kv, "blobs");
   await deleteChunks(kv, name, meta.chunks);
 }
 

@@ -14,9 +14,9 @@
  */
 
 /** The cached collections. */
-export type Topic = "friends" | "sessions";
+export type Topic = "friends" | "sessions" | "blobs";
 
-const TOPICS: Topic[] = ["friends", "sessions"];
+const TOPICS: Topic[] = ["friends", "sessions", "blobs"];
 const MAX_ENTRIES = 50_000;
 
 interface TopicCache {
@@ -89,14 +89,19 @@ export async function stopCaches(kv: Deno.Kv): Promise<void> {
 
 /**
  * The value for `key` in `topic`: from this process's cache while fresh,
- * else from `load` (stored only when no change happened meanwhile).
+ * else from `load` (stored only when no change happened meanwhile, and
+ * only when `keep` says so).
  */
 export async function cached<V>(
   kv: Deno.Kv,
   topic: Topic,
   key: string,
   load: () => Promise<V>,
-  { ttlMs = 60_000 }: { ttlMs?: number } = {},
+  { ttlMs = 60_000, keep }: {
+    ttlMs?: number;
+    /** Which loaded values may be stored (all by default). */
+    keep?: (value: V) => boolean;
+  } = {},
 ): Promise<V> {
   const cache = stores.get(kv)?.topics.get(topic);
   if (!cache) return await load();
@@ -105,7 +110,7 @@ export async function cached<V>(
   if (hit && hit.expiresAt > now) return hit.value as V;
   const generation = cache.generation;
   const value = await load();
-  if (cache.generation === generation) {
+  if (cache.generation === generation && (!keep || keep(value))) {
     if (cache.entries.size >= MAX_ENTRIES) cache.entries.clear();
     cache.entries.set(key, { value, expiresAt: now + ttlMs });
   }

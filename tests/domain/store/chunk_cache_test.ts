@@ -11,6 +11,7 @@ import {
   putBlob,
   readBlob,
 } from "../../../domain/store/blobs.ts";
+import { startCaches, stopCaches } from "../../../domain/store/cache.ts";
 import { withKv } from "../../_kv.ts";
 
 /**
@@ -124,4 +125,46 @@ Deno.test("a growing blob is read from KV, not kept in the cache", () =>
     const done = (await getBlobMeta(kv, "answer.mp3"))!;
     assert.deepEqual(await body(blobResponse(kv, done, null)), bytes);
     assert.ok(chunkCache.bytes > 0);
+  }));
+
+Deno.test("a complete blob's meta is cached until any instance replaces or deletes it", () =>
+  withKv(async (kv) => {
+    startCaches(kv);
+    try {
+      const bytes = pattern(1000, 5);
+      await putBlob(kv, "tune.mp3", bytes, { kind: "music" });
+      const meta = await getBlobMeta(kv, "tune.mp3");
+      assert.equal(meta?.size, 1000);
+      // Another instance deletes it: the meta goes from KV first...
+      await kv.delete(["blob_meta", "tune.mp3"]);
+      assert.deepEqual(await getBlobMeta(kv, "tune.mp3"), meta, "cached");
+      // ...then its epoch bump reaches this instance's watch.
+      await kv.atomic().sum(["cache_epoch", "blobs"], 1n).commit();
+      const deadline = Date.now() + 2_000;
+      while (await getBlobMeta(kv, "tune.mp3") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(await getBlobMeta(kv, "tune.mp3"), null);
+
+      // Replaced or deleted here: gone from this instance's cache at once.
+      await putBlob(kv, "tune.mp3", bytes, { kind: "music" });
+      const first = (await getBlobMeta(kv, "tune.mp3"))!;
+      const second = await putBlob(kv, "tune.mp3", pattern(2000, 6), {
+        kind: "music",
+      });
+      assert.deepEqual(await getBlobMeta(kv, "tune.mp3"), second);
+      assert.notEqual(first.rev, second.rev);
+      await deleteBlob(kv, "tune.mp3");
+      assert.equal(await getBlobMeta(kv, "tune.mp3"), null);
+
+      // A growing blob's meta is read from KV every time.
+      const writer = await openBlobWriter(kv, "live.mp3", { kind: "chat" });
+      await writer.append(pattern(10, 7));
+      assert.equal((await getBlobMeta(kv, "live.mp3"))?.size, 10);
+      await writer.append(pattern(10, 8));
+      assert.equal((await getBlobMeta(kv, "live.mp3"))?.size, 20);
+      await writer.finish();
+    } finally {
+      await stopCaches(kv);
+    }
   }));
