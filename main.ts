@@ -197,7 +197,13 @@ export async function startServer(
         await server.shutdown();
         await deps.transcoder?.close();
         await stopCaches(kv);
-        if (!givenKv) closeKv(kv);
+        if (!givenKv) {
+          closeKv(kv);
+          // Closing the store ends the `kv.watch` reads still under way
+          // (cancelling a watch stream does not): let them finish before
+          // close resolves, so nothing of this server outlives it.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
       })();
       return closing;
     },
