@@ -161,3 +161,44 @@ Deno.test("signals are not replayed: a socket opened later on B gets none of the
   assert.equal(pushed.music, "live.mp3");
   await toy.nothing((f) => f.music === "missed.mp3");
 });
+
+Deno.test("relays through KV are limited per sender; relays to a socket here are not", async () => {
+  await using pair = await twoInstances();
+  const { a, b } = pair;
+  const family = await newFamily(a);
+  await using app = await appSocket(a, family);
+  const burst = (label: string) => {
+    for (let i = 0; i < 250; i++) {
+      app.send({
+        to_user: family.toyId,
+        type: "music",
+        music: `${label}${i}.mp3`,
+      });
+    }
+  };
+  const arrived = (toy: { frames: Record<string, unknown>[] }, label: string) =>
+    toy.frames.filter((f) => String(f.music ?? "").startsWith(label)).length;
+
+  {
+    // The toy on B: each frame is a KV write, 200 a second per sender.
+    await using toy = await toySocket(b, family);
+    burst("far");
+    const refused = await app.next((f) =>
+      f.type === "error" && /too many frames/.test(String(f.msg))
+    );
+    assert.match(String(refused.msg), /try again in \d+ s/);
+    await toy.next((f) => f.music === "far0.mp3");
+    await new Promise((r) => setTimeout(r, 1_000));
+    const far = arrived(toy, "far");
+    assert.ok(far >= 150 && far < 250, `${far} of 250 crossed instances`);
+  }
+  {
+    // The toy on A: a local relay costs no KV write and is not limited.
+    await using toy = await toySocket(a, family);
+    app.frames.length = 0;
+    burst("near");
+    await toy.next((f) => f.music === "near249.mp3");
+    assert.equal(arrived(toy, "near"), 249); // next() took the last one
+    await app.nothing((f) => f.type === "error", 200);
+  }
+});
