@@ -110,8 +110,12 @@ function chunkKey(meta: BlobMeta, n: number): string {
  */
 export const chunkCache = new ChunkCache(32 * 1024 * 1024);
 
-/** Ranges up to this size from cached chunks are answered as one buffer. */
-const WHOLE_BODY_MAX = 4 * CHUNK_SIZE;
+/**
+ * Ranges up to this size from cached chunks are answered as one buffer (a
+ * range within one chunk without a copy; across two, one copy of at most
+ * this much per request); longer ranges stream, chunk by chunk.
+ */
+const WHOLE_BODY_MAX = 2 * CHUNK_SIZE;
 
 /** What kind of media a blob is; each download route serves one kind. */
 export type BlobKind = "music" | "cover" | "chat" | "image" | "avatar";
