@@ -100,6 +100,11 @@ function sessionCheck(
 
 /** Milliseconds a "may reach" answer is cached per socket (a few seconds). */
 const REACH_CACHE_MS = 5_000;
+/**
+ * "May reach" store reads per second per principal, refreshes included: a
+ * toy talking to 100 friends at once needs 20.
+ */
+const REACH_CHECKS_PER_SECOND = 100;
 
 async function authenticate(
   deps: AppDeps,
@@ -217,9 +222,20 @@ export function toySocketsEndpoint(
     // A fresh cached answer is checked without a turn of the event loop.
     const may = reach.check(to);
     if (may === true) return relay(peer, me, to, frame);
+    if (may === null) {
+      peer.send({
+        type: "error",
+        msg: "too many new recipients at once: wait for an answer, then send",
+        to_user: to,
+      });
+      return;
+    }
     return may.then((ok) => {
       if (ok) return relay(peer, me, to, frame);
       peer.send({ type: "error", msg: `you may not reach ${to}`, to_user: to });
+    }, (err) => {
+      const e = asAppError(err, deps.log);
+      peer.send({ type: "error", msg: e.message, to_user: to });
     });
   }
 
@@ -308,9 +324,16 @@ export function toySocketsEndpoint(
             ? handleFrame(
               conn,
               me,
-              reach ??= new ReachCache((to) => mayReach(deps.kv, me, to), {
-                ttlMs: REACH_CACHE_MS,
-              }),
+              reach ??= new ReachCache((to) => {
+                // Each check is a store read: bounded per principal.
+                deps.limiter.take(
+                  `reach:${me.id}`,
+                  REACH_CHECKS_PER_SECOND,
+                  1000,
+                  "recipient checks",
+                );
+                return mayReach(deps.kv, me, to);
+              }, { ttlMs: REACH_CACHE_MS }),
               text,
             )
             : undefined,

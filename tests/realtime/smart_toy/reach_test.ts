@@ -119,3 +119,40 @@ Deno.test("the cache stays bounded", async () => {
   assert.ok(reach.check("toy0") instanceof Promise);
   assert.equal(reach.check("toy9"), true);
 });
+
+Deno.test("at most maxPending lookups run at once; a frame to yet another recipient gets null", async () => {
+  const { calls, lookup } = scriptedLookup();
+  const reach = new ReachCache(lookup, { maxPending: 2, clock: () => 0 });
+  const a = reach.check("a");
+  const b = reach.check("b");
+  assert.ok(a instanceof Promise && b instanceof Promise);
+  assert.equal(reach.check("c"), null, "a third recipient waits its turn");
+  assert.equal(
+    reach.check("a"),
+    a,
+    "frames to a recipient being checked share its lookup",
+  );
+  assert.equal(calls.length, 2);
+
+  calls[0].answer(false);
+  assert.equal(await a, false);
+  const c = reach.check("c");
+  assert.ok(c instanceof Promise, "room again once an answer came");
+  calls[2].answer(true);
+  assert.equal(await c, true);
+  assert.equal(reach.check("c"), true);
+});
+
+Deno.test("a lookup that refuses at once (a rate limit) fails that frame's answer, not the cache", async () => {
+  let refuse = true;
+  const reach = new ReachCache((to) => {
+    if (refuse) throw new Error(`too many recipient checks (${to})`);
+    return Promise.resolve(true);
+  }, { clock: () => 0 });
+  const refused = reach.check("toy");
+  assert.ok(refused instanceof Promise);
+  await assert.rejects(refused, /too many recipient checks/);
+  refuse = false;
+  assert.equal(await reach.check("toy"), true, "the next frame asks again");
+  assert.equal(reach.check("toy"), true);
+});

@@ -181,6 +181,41 @@ Deno.test("who may reach whom: parent and own toy, friend toys, nobody else", as
   assert.deepEqual(toyTwo.frames, []);
 });
 
+Deno.test("frames to many unknown recipients get an answer each, and the checks behind them are bounded", async () => {
+  await using server = await startTestServer();
+  const family = await newFamily(server);
+  await using app = await appSocket(server, family);
+  // 300 frames in one burst, each to an id nobody owns: each needs a store
+  // read to refuse. At most 16 are checked at once and 100 a second.
+  const strangers = Array.from(
+    { length: 300 },
+    (_, i) => `${i.toString(16).padStart(6, "0")}${UNKNOWN_ID.slice(6)}`,
+  );
+  for (const to of strangers) app.send({ to_user: to, music: "x.mp3" });
+  const answers = new Map<string, string>();
+  while (answers.size < strangers.length) {
+    const reply = await app.next((f) => f.type === "error");
+    answers.set(reply.to_user as string, reply.msg as string);
+  }
+  const kinds = { refused: 0, waitTurn: 0, rateLimited: 0 };
+  for (const msg of answers.values()) {
+    if (/^you may not reach /.test(msg)) kinds.refused++;
+    else if (/too many new recipients at once/.test(msg)) kinds.waitTurn++;
+    else if (/too many recipient checks: try again in \d+ s/.test(msg)) {
+      kinds.rateLimited++;
+    } else assert.fail(`unexpected answer: ${msg}`);
+  }
+  assert.ok(kinds.refused >= 16 && kinds.refused <= 100, JSON.stringify(kinds));
+  assert.ok(kinds.waitTurn + kinds.rateLimited >= 200, JSON.stringify(kinds));
+
+  // The socket stays up, and its own toy is still reached (after the
+  // one-second window the limit counts in).
+  await new Promise((r) => setTimeout(r, 1_100));
+  await using toy = await toySocket(server, family);
+  app.send({ to_user: family.toyId, type: "music", music: "ok.mp3" });
+  assert.equal((await toy.next((f) => f.type === "music")).music, "ok.mp3");
+});
+
 Deno.test("ping gets pong", async () => {
   await using server = await startTestServer();
   const family = await newFamily(server);
