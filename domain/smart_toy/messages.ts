@@ -170,6 +170,8 @@ export class MessageWriter {
   #flushing = false;
   #maxQueue: number;
   #metrics: Metrics | undefined;
+  /** The sequence head as this writer's last commit left it. */
+  #head: Head | null = null;
 
   constructor(
     kv: Deno.Kv,
@@ -202,13 +204,16 @@ export class MessageWriter {
       while (this.#queue.length) {
         const batch = this.#takeBatch();
         try {
-          const messages = await commitBatch(
+          const { messages, head } = await commitBatch(
             this.#kv,
             batch.map((p) => p.input),
+            this.#head,
             this.#metrics,
           );
+          this.#head = head;
           batch.forEach((p, i) => p.resolve(messages[i]));
         } catch (err) {
+          this.#head = null;
           batch.forEach((p) => p.reject(err));
         }
       }
@@ -264,19 +269,36 @@ function floorKey(ms: number): Deno.KvKey {
   return ["seq_floor", Math.floor(ms / DAY_MS)];
 }
 
+/** The last position given out, and the versionstamp that wrote it. */
+interface Head {
+  seq: number;
+  versionstamp: string | null;
+}
+
+async function readHead(kv: Deno.Kv): Promise<Head> {
+  const entry = await kv.get<number>(SEQ_KEY);
+  return { seq: entry.value ?? 0, versionstamp: entry.versionstamp };
+}
+
 /**
  * Commits a batch of messages in one atomic op, retrying when another
- * writer took positions meanwhile.
+ * writer took positions meanwhile. `known` is the head this writer's last
+ * commit left: when nobody wrote since, the commit needs no read first
+ * (its check fails otherwise, and the head is read again).
  */
 async function commitBatch(
   kv: Deno.Kv,
   inputs: NewMessage[],
+  known: Head | null,
   metrics?: Metrics,
-): Promise<Message[]> {
+): Promise<{ messages: Message[]; head: Head }> {
   for (let attempt = 0; attempt < 30; attempt++) {
-    const head = await kv.get<number>(SEQ_KEY);
-    let seq = head.value ?? 0;
-    const op = kv.atomic().check(head);
+    const head = attempt === 0 && known ? known : await readHead(kv);
+    let seq = head.seq;
+    const op = kv.atomic().check({
+      key: SEQ_KEY,
+      versionstamp: head.versionstamp,
+    });
     const now = Date.now();
     op.min(floorKey(now), BigInt(seq + 1));
     const unread = new Map<string, [string, string, number]>();
@@ -319,7 +341,12 @@ async function commitBatch(
       { what: "messages", outcome: res.ok ? "ok" : "retry" },
       (performance.now() - started) / 1000,
     );
-    if (res.ok) return messages;
+    if (res.ok) {
+      return { messages, head: { seq, versionstamp: res.versionstamp } };
+    }
+    // Another writer took positions: read the head again, after a pause
+    // (none before the first re-read: a cached head was merely stale).
+    if (attempt === 0 && known) continue;
     await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
   }
   throw new AppError(503, "message store is busy; retry");

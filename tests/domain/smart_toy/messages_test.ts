@@ -216,6 +216,43 @@ Deno.test("two writers on one KV file racing to one recipient: ordered, nothing 
   }
 });
 
+Deno.test("a writer reads the sequence head only when another writer moved it", async () => {
+  await using kv = await memoryKv();
+  // Counts the writer's reads of the head: its cached head spares them.
+  let headReads = 0;
+  const counting = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (key: Deno.KvKey) => {
+          if (key[0] === "delivery_seq") headReads++;
+          return target.get(key);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const one = new MessageWriter(counting);
+  const two = new MessageWriter(kv);
+  const to = newId();
+  const [a, b] = [newId(), newId()];
+  assert.equal((await one.send(message(to, a, 0))).seq, 1);
+  assert.equal(headReads, 1, "the first commit reads the head");
+  for (let i = 1; i <= 5; i++) {
+    assert.equal((await one.send(message(to, a, i))).seq, i + 1);
+  }
+  assert.equal(headReads, 1, "its own commits move the head it knows");
+
+  assert.equal((await two.send(message(to, b, 0))).seq, 7);
+  // The cached head is stale now: the check fails, the head is read again.
+  assert.equal((await one.send(message(to, a, 6))).seq, 8);
+  assert.equal(headReads, 2);
+  const box = await inbox(kv, to);
+  assertIncreasing(box, to);
+  await assertPositionsDense(kv, [to]);
+  assert.deepEqual(box.map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7, 8]);
+});
+
 Deno.test("a full queue refuses with 503 instead of growing", async () => {
   await using kv = await memoryKv();
   const writer = new MessageWriter(kv, { maxQueue: 5 });
