@@ -1,4 +1,4 @@
-/** Test helpers for domain tests: a throwaway in-memory KV per test. */
+/** Test helpers for domain tests: a throwaway in-memory KV or directory per test. */
 
 /** Runs `fn` with a fresh in-memory KV and closes it afterwards. */
 export async function withKv(
@@ -9,5 +9,18 @@ export async function withKv(
     await fn(kv);
   } finally {
     kv.close();
+  }
+}
+
+/** Runs `fn` with a fresh temporary directory and removes it afterwards. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }

@@ -45,9 +45,10 @@ const GROWING_WAIT_MS = 60 * 1000;
  * `maxBytes` in all. A complete blob's chunks never change under its name
  * and `rev` (its `createdAt` for blobs stored before `rev`): a blob written
  * again under its name gets a new `rev`, so a cached chunk is never served
- * for other bytes. Readers
- * still read the meta from KV first, so a deleted blob is gone at once;
- * access is checked by the routes, before any chunk is read.
+ * for other bytes. Chunks are found through the blob's meta
+ * (`getBlobMeta`): a blob replaced or deleted is gone from this instance at
+ * once and from the others when their meta cache clears (cache.ts); access
+ * is checked by the routes, before any chunk is read.
  */
 export class ChunkCache {
   readonly maxBytes: number;

@@ -228,7 +228,7 @@ export class Hub {
     frame: Record<string, unknown>,
   ): Promise<void> | undefined {
     if (this.signalLocal(to, frame)) return undefined;
-    return this.#signalThroughKv(to, frame);
+    return this.signalThroughKv(to, frame);
   }
 
   /**
@@ -245,7 +245,11 @@ export class Hub {
     return true;
   }
 
-  async #signalThroughKv(
+  /**
+   * Sends an ephemeral frame to `to` through KV, for whichever instance
+   * holds its sockets (after `signalLocal` found none here).
+   */
+  async signalThroughKv(
     to: string,
     frame: Record<string, unknown>,
   ): Promise<void> {

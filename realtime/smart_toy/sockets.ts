@@ -283,7 +283,9 @@ export function toySocketsEndpoint(
       return;
     }
     // Through KV: counted once the signal is committed, as before.
-    return hub.signal(to, frame)?.then(() => deps.metrics.incSeries(RELAYED));
+    return hub.signalThroughKv(to, frame).then(() =>
+      deps.metrics.incSeries(RELAYED)
+    );
   }
 
   /** Authenticates and upgrades one socket request for `kind` `id`. */

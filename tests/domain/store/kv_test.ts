@@ -7,17 +7,9 @@ import {
   narrowExpiryIndex,
   openKv,
 } from "../../../domain/store/kv.ts";
+import { withKv, withTempDir } from "../../_kv.ts";
 
 /** Schema migrations: forward steps, once each, however many instances start. */
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 /** Steps that record each run and take a while, so starts overlap. */
 function slowSteps(runs: number[]): Migration[] {
@@ -105,10 +97,9 @@ function expiryIndexOf(file: string) {
   }
 }
 
-Deno.test("openKv: the expiry index covers only expiring keys, and expiry still works through it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "babble_kv_index_" });
-  const file = `${dir}/store.kv`;
-  try {
+Deno.test("openKv: the expiry index covers only expiring keys, and expiry still works through it", () =>
+  withTempDir("babble_kv_index_", async (dir) => {
+    const file = `${dir}/store.kv`;
     let kv = await openKv(file);
     await kv.set(["stays"], 1);
     await kv.set(["goes"], 2, { expireIn: 50 });
@@ -133,15 +124,11 @@ Deno.test("openKv: the expiry index covers only expiring keys, and expiry still 
     index = expiryIndexOf(file);
     assert.equal(index.indexed, 0);
     assert.equal(index.rows, 1, "the expired row was deleted");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("narrowExpiryIndex leaves a store it does not recognise alone", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "babble_kv_index_" });
-  const file = `${dir}/store.kv`;
-  try {
+Deno.test("narrowExpiryIndex leaves a store it does not recognise alone", () =>
+  withTempDir("babble_kv_index_", async (dir) => {
+    const file = `${dir}/store.kv`;
     const kv = await Deno.openKv(file);
     await kv.set(["k"], 1);
     kv.close();
@@ -152,7 +139,4 @@ Deno.test("narrowExpiryIndex leaves a store it does not recognise alone", async 
     db.close();
     assert.equal(narrowExpiryIndex(file), false);
     assert.match(expiryIndexOf(file).sql, /\(expiration_ms, k\)$/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
