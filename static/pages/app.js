@@ -546,16 +546,23 @@ function closeChat() {
   renderChat();
 }
 
+/** Counts chat loads: an answer that a later load overtook is dropped. */
+let chatLoads = 0;
+
 async function loadChat(friend) {
+  const load = ++chatLoads;
   try {
-    state.messages = await toyApi(
+    const messages = await toyApi(
       "/chat_list",
       { chat_id: friend.friend_chat, limit: 100 },
       state.token,
     );
+    if (load !== chatLoads) return;
+    state.messages = messages;
     // Reading the chat cleared its unread count on the server.
     state.unread.delete(friend.friend_id);
   } catch (err) {
+    if (load !== chatLoads) return;
     notice($("chat-notice"), err.message, "bad");
   }
   if (state.chatWith?.friend_id !== friend.friend_id) return;
@@ -619,8 +626,9 @@ async function sendVoice(blob) {
       token: state.token,
     });
     if (reply.code !== 0) throw new ApiError(reply.msg);
-    notice($("chat-notice"), t("app.sent"), "ok");
+    // The log shows the new message by the time "Sent." does.
     if (state.chatWith?.friend_id === friend.friend_id) await loadChat(friend);
+    notice($("chat-notice"), t("app.sent"), "ok");
   } catch (err) {
     notice($("chat-notice"), err.message, "bad");
   }
